@@ -1,0 +1,71 @@
+"""The model file: round trip without torch, fingerprint, and every way it can be wrong."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from host import model_file
+from host.codec import CodecParams
+from host.errors import WzError
+
+P = CodecParams(4, 0.0123, np.array([1.0, -0.5]), np.array([0.9, 0.1]), np.array([1.0, 0.4]), np.array([0.05]), 1.5, 2.5, -3.0, 0.75)
+
+
+def write(tmp_path, doc):
+    f = tmp_path / "m.json"
+    f.write_text(json.dumps(doc) if not isinstance(doc, str) else doc)
+    return f
+
+
+def test_round_trip_is_exact(tmp_path):
+    f = tmp_path / "m.json"
+    model_file.save(f, P, {"seed": 3, "validation_sqnr_db": 30.1})
+    q, meta = model_file.load(f)
+    assert meta["seed"] == 3
+    for k in ("a", "b", "c", "e"):
+        assert np.array_equal(getattr(P, k), getattr(q, k))
+    assert (q.delta, q.x_offset, q.y_scale) == (P.delta, P.x_offset, P.y_scale)
+    assert model_file.fingerprint(q) == model_file.fingerprint(P)
+
+
+def test_loading_needs_neither_torch_nor_training(tmp_path):
+    f = tmp_path / "m.json"
+    model_file.save(f, P)
+    code = f"import sys; sys.modules['torch'] = None; from host import model_file; print(model_file.load({str(f)!r})[0].rate_bits)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "4"
+
+
+def test_fingerprint_depends_on_constants_only():
+    assert model_file.fingerprint(P) != model_file.fingerprint(P.replace(delta=0.0124))
+    assert model_file.to_dict(P, {"x": 1})["fingerprint"] == model_file.to_dict(P, {"x": 2})["fingerprint"]
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d.update(format_version=99), "format version 99"),
+    (lambda d: d.update(rate_bits=9), "rate_bits must be an integer in 1..8"),
+    (lambda d: d.update(delta=-1.0), "positive"),
+    (lambda d: d["taps"]["a"].__setitem__(0, 1.5), "does not match"),
+    (lambda d: d["taps"]["b"].__setitem__(0, "1; import os"), "finite number"),
+    (lambda d: d.pop("normalization"), "missing a field"),
+    (lambda d: d.update(format="other"), "not a wzcodec model"),
+])
+def test_bad_model_files_are_refused(tmp_path, mutate, message):
+    doc = model_file.to_dict(P)
+    mutate(doc)
+    with pytest.raises(WzError, match=message):
+        model_file.load(write(tmp_path, doc))
+
+
+def test_corrupt_and_missing_files(tmp_path):
+    with pytest.raises(WzError, match="corrupt JSON"):
+        model_file.load(write(tmp_path, '{"format": "wzcodec-model", '))
+    with pytest.raises(WzError, match="not found"):
+        model_file.load(tmp_path / "nope.json")
+    (tmp_path / "bin.json").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(WzError):
+        model_file.load(tmp_path / "bin.json")

@@ -8,7 +8,7 @@ from pathlib import Path
 from . import model_file
 from .cliutil import Progress
 from .sources import Source
-from .train import TrainConfig
+from .trainset import TrainConfig
 from .workflows import evaluate_model, train_model
 
 DEMO_DIR = Path("build/demo")

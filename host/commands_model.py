@@ -9,7 +9,7 @@ from pathlib import Path
 from . import model_file
 from .cliutil import Progress, add_source_args, emit_json, positive_int, rate_arg, rates_arg, source_of
 from .errors import WzError
-from .train import TrainConfig
+from .trainset import TrainConfig
 from .workflows import DEFAULT_TEST_SAMPLES, DEFAULT_TEST_SEED, bound_table, evaluate_model, train_model
 
 

@@ -11,7 +11,7 @@ from . import bounds
 from .data import load_pairs
 from .errors import WzError
 from .scenarios import get_scenario, realization
-from .train import TrainData, prepare
+from .trainset import TrainData, prepare
 
 TRAIN_SEGMENTS = 10  # the paper's 10 training realizations
 TRAIN_SEGMENT_SAMPLES = 20_000

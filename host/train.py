@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Callable
 
 import numpy as np
@@ -19,55 +19,7 @@ import torch
 from .codec import CodecParams, Fir, coset_pick, decode, encode, run_sqnr_db
 from .errors import WzError
 from .surrogate import Surrogate
-
-
-@dataclass
-class TrainConfig:
-    """Settings of one training run (defaults are the shipped recipe)."""
-
-    rate_bits: int = 4
-    taps: int = 5
-    seed: int = 0
-    epochs: int = 30
-    lr: float = 0.01
-    lr_final: float = 0.0005  # cosine decay target
-    k_range: int = 7
-    beta: float = 20.0
-    noise: str = "uniform"
-    window: int = 2000  # samples per training window (plus filter warm-up)
-    windows_per_step: int = 5
-    starts: tuple[float, ...] = (5.0, 8.0, 12.0)  # initial alpha = J*delta, in std of the side-information error
-    device: str | None = None
-
-
-@dataclass
-class TrainData:
-    """Normalized training segments and a validation segment, plus the normalization used."""
-
-    train: list[tuple[np.ndarray, np.ndarray]]
-    val: tuple[np.ndarray, np.ndarray]
-    x_offset: float
-    x_scale: float
-    y_offset: float
-    y_scale: float
-    description: str = ""
-
-
-@dataclass
-class TrainResult:
-    params: CodecParams
-    metadata: dict = field(default_factory=dict)
-
-
-def prepare(train: list[tuple[np.ndarray, np.ndarray]], val: tuple[np.ndarray, np.ndarray], description: str) -> TrainData:
-    """Normalize every segment with the training part's mean and standard deviation."""
-    xs = np.concatenate([x for x, _ in train])
-    ys = np.concatenate([y for _, y in train])
-    xo, xsc, yo, ysc = float(xs.mean()), float(xs.std()), float(ys.mean()), float(ys.std())
-    if xsc <= 0 or ysc <= 0:
-        raise WzError("a channel is constant over the training part: nothing to code or nothing to learn from")
-    norm = lambda x, y: ((x - xo) / xsc, (y - yo) / ysc)  # noqa: E731
-    return TrainData([norm(x, y) for x, y in train], norm(*val), xo, xsc, yo, ysc, description)
+from .trainset import TrainConfig, TrainData, TrainResult, prepare  # noqa: F401 (re-exported)
 
 
 def _device(cfg: TrainConfig) -> torch.device:

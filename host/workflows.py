@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Callable
 
 from . import bounds
@@ -10,7 +9,7 @@ from .codec import CodecParams, run_sqnr_db
 from .errors import WzError
 from .model_file import fingerprint
 from .sources import Source
-from .train import TrainConfig, TrainResult, train
+from .trainset import TrainConfig, TrainResult
 
 DEFAULT_TEST_SAMPLES = 200_000
 DEFAULT_TEST_SEED = 2026
@@ -18,6 +17,8 @@ DEFAULT_TEST_SEED = 2026
 
 def train_model(source: Source, cfg: TrainConfig, progress: Callable[[int, int, str], None] | None = None) -> TrainResult:
     """Train on `source` (seeded by cfg.seed) and return params plus metadata (incl. validation SQNR)."""
+    from .train import train  # torch loads only when training
+
     data = source.training_data(cfg.seed, min_samples=max(200, 40 * cfg.taps))
     return train(data, cfg, progress)
 
@@ -55,4 +56,4 @@ def bound_table(source: Source, rates: list[int]) -> dict:
     }
 
 
-__all__ = ["train_model", "evaluate_model", "bound_table", "TrainConfig", "replace"]
+__all__ = ["train_model", "evaluate_model", "bound_table", "TrainConfig"]

@@ -1,0 +1,70 @@
+"""What the integer arithmetic costs: fixed-point vs float codec on the same integer inputs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from host import codec, fixedpoint
+from host.codec import CodecParams
+from host.fixedpoint import FixedPoint
+
+DEFAULT_SAMPLES = 200_000
+DEFAULT_SEED = 2026
+
+
+@dataclass(frozen=True)
+class LossReport:
+    """SQNRs (dB) of one realization, all decoded by the float decoder with the same side information.
+
+    sqnr_float_db: float codec on the exact (unquantized) source;
+    sqnr_input_db: float codec on the board's integers mapped to model units (the converter's own loss);
+    sqnr_fixed_db: the device's integer indices on the same integers.
+    """
+
+    samples: int
+    sqnr_float_db: float
+    sqnr_input_db: float
+    sqnr_fixed_db: float
+    agreement: float  # fraction of indices equal between float (on the integers) and fixed point
+    max_step_diff: int  # largest |k_fixed - k_float| seen, modulo J (the design guarantees <= 1)
+    clipped: float  # fraction of samples outside [lo, hi] before clamping
+
+    @property
+    def loss_db(self) -> float:
+        """Fixed-point loss: float codec vs integer encoder on the same integer inputs."""
+        return self.sqnr_input_db - self.sqnr_fixed_db
+
+    @property
+    def input_loss_db(self) -> float:
+        """Loss of converting the source to integers at all (resolution and clipping)."""
+        return self.sqnr_float_db - self.sqnr_input_db
+
+
+def fixed_point_loss(params: CodecParams, fp: FixedPoint, x: np.ndarray, y: np.ndarray) -> LossReport:
+    """Score the design on a realization x, y (model units, shape (n,))."""
+    x_int = fp.inp.quantize(x)
+    x_q = fp.inp.to_model(x_int)
+    j_float = codec.encode(params, x_q)
+    j_fixed = fixedpoint.encode(fp, x_int)
+    diff = np.abs(j_fixed - j_float)
+    diff = np.minimum(diff, params.levels - diff)
+    raw = np.asarray(x, dtype=np.float64) / fp.inp.scale + fp.inp.offset
+    return LossReport(
+        samples=int(len(x)),
+        sqnr_float_db=codec.run_sqnr_db(params, x, y),
+        sqnr_input_db=codec.sqnr_db(x, codec.decode(params, j_float, y)),
+        sqnr_fixed_db=codec.sqnr_db(x, codec.decode(params, j_fixed, y)),
+        agreement=float(np.mean(j_fixed == j_float)),
+        max_step_diff=int(diff.max(initial=0)),
+        clipped=float(np.mean((raw < fp.inp.lo - 0.5) | (raw > fp.inp.hi + 0.5))),
+    )
+
+
+def scenario_of(training: dict[str, Any]) -> str | None:
+    """The reference scenario a model was trained on, if its metadata names one (used only to pick A/B/C)."""
+    m = re.fullmatch(r"scenario ([ABC])", str(training.get("data", "")))
+    return m.group(1) if m else None

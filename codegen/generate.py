@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from host import __version__
-from host.codec import CodecParams
+from host.codec import SOFT_NEIGHBOURS, CodecParams
 from host.errors import WzError
 from host.fixedpoint import FixedPoint, InputMapping, design
 from host.model_file import fingerprint
@@ -74,7 +74,8 @@ def generate(params: CodecParams, inp: InputMapping, board: BoardSettings | None
                 sample_rate=board.sample_rate, period_us=board.period_us, group=group,
                 group_bytes=group * params.rate_bits // 8)
     decoder = dict(common, delta=params.delta, b=list(params.b), c=list(params.c), e=list(params.e),
-                   x_offset=params.x_offset, x_scale=params.x_scale, y_offset=params.y_offset, y_scale=params.y_scale)
+                   x_offset=params.x_offset, x_scale=params.x_scale, y_offset=params.y_offset, y_scale=params.y_scale,
+                   sigma=params.sigma, soft_neighbours=SOFT_NEIGHBOURS)
     files = {
         "encoder.py": render("encoder.py.j2", encoder),
         "main.py": render("main.py.j2", main),

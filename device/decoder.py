@@ -7,7 +7,8 @@
     x_hat = dec.decode(unpack(packed_bytes, n), y)   # streaming: call again with the next chunk
 
 decode() gives exactly what wzcodec's reference decoder (host.codec.Decoder) gives for this model:
-    V[n] = sum_i b_i Yn[n-i];  Uh = j*DELTA + l*J*DELTA with l picking the coset point nearest V;
+    V[n] = sum_i b_i Yn[n-i];  Uh = j*DELTA + l*J*DELTA with l picking the coset point nearest V
+    (SIGMA = 0), or Uh = E[U | coset j, U ~ N(V, SIGMA^2)] over the nearest cells (SIGMA > 0);
     X-hat = X_OFFSET + X_SCALE * (sum_i c_i Uh[n-i] + sum_i e_i Yn[n-i]),  Yn = (Y - Y_OFFSET) / Y_SCALE.
 Packed bytes: index n occupies bits n*R .. n*R+R-1 of an LSB-first bitstream (bit b = bit b % 8 of byte b // 8).
 """
@@ -29,6 +30,8 @@ X_OFFSET = 0.008260620156234076
 X_SCALE = 1.0055091693831897
 Y_OFFSET = 0.007628501929808475
 Y_SCALE = 1.0053482364674884
+SIGMA = 0.0  # soft decoding: std of U - V; 0 = nearest coset point
+NEIGHBOURS = 3
 
 
 def unpack(data, n):
@@ -43,6 +46,37 @@ def unpack(data, n):
 def to_model_units(x_int):
     """Board integers -> model units (float64)."""
     return (np.asarray(x_int, dtype=np.float64) - OFFSET) * SCALE
+
+
+def _norm_cdf(z):
+    # Chebyshev erfc (Numerical Recipes), the same operations as wzcodec's host decoder: same bits
+    x = np.abs(z) / np.sqrt(2.0)
+    t = 1.0 / (1.0 + 0.5 * x)
+    tail = 0.5 * t * np.exp(-x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
+    return np.where(z < 0, tail, 1.0 - tail)
+
+
+def _norm_pdf(z):
+    return np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
+
+
+def _reconstruct_u(j, v):
+    alpha = (1 << RATE_BITS) * DELTA
+    base = j * DELTA
+    nearest = base + np.floor((v - base) / alpha + 0.5) * alpha
+    if SIGMA <= 0:
+        return nearest
+    num = np.zeros(len(v))
+    den = np.zeros(len(v))
+    for k in range(-NEIGHBOURS, NEIGHBOURS + 1):
+        lo = (nearest + k * alpha - DELTA / 2 - v) / SIGMA
+        hi = lo + DELTA / SIGMA
+        w = np.where(lo > 0, _norm_cdf(-lo) - _norm_cdf(-hi), _norm_cdf(hi) - _norm_cdf(lo))
+        num += v * w + SIGMA * (_norm_pdf(lo) - _norm_pdf(hi))
+        den += w
+    ok = den > 0
+    return np.where(ok, num / np.where(ok, den, 1.0), nearest)
 
 
 class _Fir:
@@ -89,8 +123,6 @@ class Decoder:
             raise ValueError("indices must lie in [0, %d)" % (1 << RATE_BITS))
         yn = (y - Y_OFFSET) / Y_SCALE
         v = self._b(yn)
-        base = j * DELTA
-        alpha = (1 << RATE_BITS) * DELTA
-        u_hat = base + np.floor((v - base) / alpha + 0.5) * alpha
+        u_hat = _reconstruct_u(j, v)
         xn = self._c(u_hat) + self._e(yn)
         return xn * X_SCALE + X_OFFSET

@@ -9,7 +9,7 @@ from pathlib import Path
 from . import model_file
 from .cliutil import Progress, add_source_args, emit_json, positive_int, rate_arg, rates_arg, source_of
 from .errors import WzError
-from .trainset import TrainConfig
+from .trainset import RECIPES, TrainConfig
 from .workflows import DEFAULT_TEST_SAMPLES, DEFAULT_TEST_SEED, bound_table, evaluate_model, train_model
 
 
@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--taps", type=positive_int, default=5, help="filter length (default 5)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--epochs", type=positive_int, default=TrainConfig.epochs, help=f"epochs per start (default {TrainConfig.epochs})")
+    p.add_argument("--recipe", choices=RECIPES, default=TrainConfig.recipe,
+                   help="plus (default): side information in the reconstruction, least-squares reconstruction taps, "
+                   "posterior-mean coset decoding; paper: the paper's system exactly (nearest coset, X-hat from U-hat)")
     p.add_argument("--device", default=None, help="torch device (default: cuda if present, else cpu)")
     p.add_argument("-o", "--output", required=True, metavar="MODEL.json", help="model file to write")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -52,7 +55,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not out.parent.exists():
         raise WzError(f"cannot write {out}: folder {out.parent} does not exist")
     src = source_of(args)
-    cfg = TrainConfig(rate_bits=args.rate, taps=args.taps, seed=args.seed, epochs=args.epochs, device=args.device)
+    cfg = TrainConfig(rate_bits=args.rate, taps=args.taps, seed=args.seed, epochs=args.epochs, device=args.device, recipe=args.recipe)
     bar = Progress(f"train R={args.rate}", enabled=not args.quiet)
     try:
         res = train_model(src, cfg, bar)
@@ -60,7 +63,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.close()
     model_file.save(out, res.params, res.metadata)
     m = res.metadata
-    print(f"{out}: R={args.rate} taps={args.taps} seed={args.seed}  validation SQNR {m['validation_sqnr_db']:.2f} dB  "
+    print(f"{out}: R={args.rate} taps={args.taps} seed={args.seed} recipe={args.recipe}  validation SQNR {m['validation_sqnr_db']:.2f} dB  "
           f"({m['selected']}, {m['train_seconds']:.1f} s)  fingerprint {model_file.fingerprint(res.params)}")
     return 0
 

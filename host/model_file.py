@@ -5,6 +5,7 @@
       "rate_bits": R, "delta": float,
       "taps": {"a": [...], "b": [...], "c": [...], "e": [...]},
       "normalization": {"x_offset": float, "x_scale": float, "y_offset": float, "y_scale": float},
+      "decoder": {"sigma": float},          (version 2; absent or 0: the nearest-coset decoder)
       "fingerprint": "16 hex digits: sha256 of the canonical JSON of the fields above",
       "training": {free-form metadata: data, seed, epochs, validation_sqnr_db, ...}
     }
@@ -26,7 +27,8 @@ from .codec import CodecParams
 from .errors import WzError
 
 FORMAT = "wzcodec-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: no "decoder" section (nearest-coset decoding)
 MAX_TAPS = 64
 
 
@@ -36,12 +38,15 @@ def fingerprint(p: CodecParams) -> str:
 
 
 def _constants(p: CodecParams) -> dict[str, Any]:
-    return {
+    consts: dict[str, Any] = {
         "rate_bits": int(p.rate_bits),
         "delta": float(p.delta),
         "taps": {k: [float(v) for v in getattr(p, k)] for k in ("a", "b", "c", "e")},
         "normalization": {k: float(getattr(p, k)) for k in ("x_offset", "x_scale", "y_offset", "y_scale")},
     }
+    if p.sigma > 0:  # absent for the nearest-coset decoder, so version-1 fingerprints stay valid
+        consts["decoder"] = {"sigma": float(p.sigma)}
+    return consts
 
 
 def _canonical(p: CodecParams) -> str:
@@ -87,8 +92,9 @@ def from_dict(doc: Any, where: str = "model") -> tuple[CodecParams, dict[str, An
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise WzError(f"{where}: not a wzcodec model file (no \"format\": \"{FORMAT}\")")
     version = doc.get("format_version")
-    if version != FORMAT_VERSION:
-        raise WzError(f"{where}: model format version {version!r} is not supported (this wzcodec reads version {FORMAT_VERSION}); retrain or upgrade wzcodec")
+    if version not in READABLE_VERSIONS:
+        raise WzError(f"{where}: model format version {version!r} is not supported (this wzcodec reads versions "
+                      f"{', '.join(map(str, READABLE_VERSIONS))}); retrain or upgrade wzcodec")
     try:
         rate = doc["rate_bits"]
         if not isinstance(rate, int) or isinstance(rate, bool) or not 1 <= rate <= 8:
@@ -96,14 +102,16 @@ def from_dict(doc: Any, where: str = "model") -> tuple[CodecParams, dict[str, An
         taps = {k: _floats(doc["taps"].get(k, []), f"taps.{k}", where) for k in ("a", "b", "c", "e")}
         norm = {k: _float(doc["normalization"][k], f"normalization.{k}", where) for k in ("x_offset", "x_scale", "y_offset", "y_scale")}
         delta = _float(doc["delta"], "delta", where)
+        dec = doc.get("decoder", {}) if version >= 2 else {}
+        sigma = _float(dec.get("sigma", 0.0), "decoder.sigma", where) if isinstance(dec, dict) else _float(dec, "decoder", where)
     except (KeyError, TypeError, AttributeError) as exc:
         raise WzError(f"{where}: model file is missing a field ({exc})") from None
-    if delta <= 0 or norm["x_scale"] <= 0 or norm["y_scale"] <= 0:
-        raise WzError(f"{where}: delta and the scales must be positive")
+    if delta <= 0 or norm["x_scale"] <= 0 or norm["y_scale"] <= 0 or sigma < 0:
+        raise WzError(f"{where}: delta and the scales must be positive, decoder.sigma not negative")
     for k in ("a", "b", "c"):
         if len(taps[k]) == 0:
             raise WzError(f"{where}: taps.{k} is empty")
-    p = CodecParams(rate_bits=rate, delta=delta, **taps, **norm)
+    p = CodecParams(rate_bits=rate, delta=delta, **taps, **norm, sigma=sigma)
     fp = fingerprint(p)
     if doc.get("fingerprint") != fp:
         raise WzError(f"{where}: fingerprint {doc.get('fingerprint')!r} does not match the constants ({fp}): the file was edited or damaged")

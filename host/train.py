@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .codec import CodecParams, Fir, coset_pick, decode, encode, run_sqnr_db
+from .codec import CodecParams, Fir, coset_pick, decode, encode, reconstruct_u, run_sqnr_db
 from .errors import WzError
 from .surrogate import Surrogate
 from .trainset import TrainConfig, TrainData, TrainResult, prepare  # noqa: F401 (re-exported)
@@ -70,8 +70,76 @@ def hard_mse(p: CodecParams, segments: list[tuple[np.ndarray, np.ndarray]]) -> f
     return err / sum(len(x) for x, _ in segments)
 
 
-def expected_mse_curve(p: CodecParams, segments: list[tuple[np.ndarray, np.ndarray]], deltas: np.ndarray,
-                       risk: float = 2.0, block: int = 200_000) -> np.ndarray:
+Segments = list[tuple[np.ndarray, np.ndarray]]
+Refit = tuple[int, int] | None  # (c taps, e taps) to re-fit by least squares at every step tried, or None
+
+
+def _filtered(p: CodecParams, segments: Segments) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """(x, y, U, V) per segment: the encoder and side-information filter outputs do not depend on delta."""
+    return [(x, y, Fir(p.a)(x), Fir(p.b)(y)) for x, y in segments]
+
+
+def _lag(v: np.ndarray, k: int) -> np.ndarray:
+    return np.concatenate([np.zeros(k), v[: len(v) - k]])
+
+
+def fit_reconstruction(p: CodecParams, segments: Segments, c_taps: int, e_taps: int, _pre=None) -> CodecParams:
+    """Least-squares reconstruction taps for p's decoder (hard or soft): c on U-hat, e on Y.
+
+    X-hat = sum c_i U-hat[n-i] + sum e_i Y[n-i] is linear in (c, e) once the cosets are decided, so the
+    MSE-optimal taps for the real decoder on the training data are one least-squares solve away.
+    """
+    pre = _pre if _pre is not None else _filtered(p, segments)
+    warm = max(c_taps, e_taps, 1) - 1
+    m = c_taps + e_taps
+    gram, rhs = np.zeros((m, m)), np.zeros(m)
+    for x, y, u, v in pre:
+        uh = reconstruct_u(np.mod(np.floor(u / p.delta + 0.5), p.levels), v, p)
+        a = np.column_stack([_lag(uh, k) for k in range(c_taps)] + [_lag(y, k) for k in range(e_taps)])[warm:]
+        gram += a.T @ a
+        rhs += a.T @ x[warm:]
+    # normal equations: 10 well-scaled columns, so this is as accurate as lstsq and 15x faster
+    w = np.linalg.solve(gram + 1e-12 * np.trace(gram) * np.eye(m), rhs)
+    return p.replace(c=w[:c_taps], e=w[c_taps:])
+
+
+def _scan(p: CodecParams, segments: Segments, deltas: np.ndarray, risk: float = 2.0, block: int = 200_000,
+          refit: Refit = None) -> list[tuple[float, CodecParams]]:
+    """(robust MSE, params) for every step in `deltas`; see expected_mse_curve."""
+    assert p.x_offset == 0 and p.x_scale == 1 and p.y_offset == 0 and p.y_scale == 1
+    pre = _filtered(p, segments)
+    d = np.concatenate([u - v for _, _, u, v in pre])
+    mu, sd = float(d.mean()), float(d.std())
+    n = len(d)
+    out = []
+    for delta in deltas:
+        pd = p.replace(delta=float(delta))
+        if refit:
+            pd = fit_reconstruction(pd, segments[:4], *refit, _pre=pre[:4])
+        alpha = pd.levels * pd.delta
+        gain = float(np.sum(pd.c**2))
+        granular, hard, wrong = 0.0, 0.0, 0
+        for x, y, u, v in pre:
+            k = np.floor(u / pd.delta + 0.5)
+            q = k * pd.delta
+            j = np.mod(k, pd.levels)
+            wrong += int(np.count_nonzero(np.rint((coset_pick(j, v, pd.delta, pd.levels) - q) / alpha)))
+            side = Fir(pd.e)(y)
+            granular += float(np.sum((x - Fir(pd.c)(q) - side) ** 2))
+            hard += float(np.sum((x - Fir(pd.c)(reconstruct_u(j, v, pd)) - side) ** 2))
+        s = math.sqrt(sd**2 + pd.delta**2 / 12)
+        p_gauss = 0.5 * (math.erfc((alpha / 2 - mu) / (s * math.sqrt(2))) + math.erfc((alpha / 2 + mu) / (s * math.sqrt(2))))
+        expected = n * p_gauss
+        if expected < 100 and wrong <= expected + 3 * math.sqrt(expected) + 3:
+            mse, p_wrong = granular / n + alpha**2 * gain * p_gauss, p_gauss  # rare: trust the fit
+        else:
+            mse, p_wrong = hard / n, wrong / n  # common, or more than the fit allows: as measured
+        out.append((mse + alpha**2 * gain * risk * math.sqrt(p_wrong / block), pd))
+    return out
+
+
+def expected_mse_curve(p: CodecParams, segments: Segments, deltas: np.ndarray, risk: float = 2.0,
+                       block: int = 200_000, refit: Refit = None) -> np.ndarray:
     """Hard-system MSE for each step in `deltas`, made robust to rare wrong-coset picks.
 
     At high rates a wrong coset (|Q(U) - V| > J*delta/2) is rare: a few events in 10^5 samples decide the
@@ -79,61 +147,54 @@ def expected_mse_curve(p: CodecParams, segments: list[tuple[np.ndarray, np.ndarr
     fit of D = U - V predicts fewer than 100 wrong picks, the MSE is the granular part (decoded with the
     right cosets, measured on every sample) plus the predicted picks at their cost (J*delta)^2 * sum(c^2)
     each -- unless more were observed than the fit allows (3 sigma of a Poisson count), as heavy-tailed
-    data can show. Otherwise (wrong picks common, or too many) the hard MSE is used as measured. Finally `risk` standard deviations of that term over a `block` of samples are added:
-    negligible where wrong picks are common (low rates), decisive where one pick costs a dB (R >= 6), so
-    the step gives the same quality on every block rather than a good average of lucky and unlucky ones.
+    data can show. Otherwise (wrong picks common, or too many) the real decoder's MSE is used as measured.
+    Finally `risk` standard deviations of that term over a `block` of samples are added: negligible where
+    wrong picks are common (low rates), decisive where one pick costs a dB (R >= 6), so the step gives the
+    same quality on every block rather than a good average of lucky and unlucky ones. With `refit`, the
+    reconstruction taps are re-fitted (fit_reconstruction) at every step first.
     Expects `p` in the units of `segments` (identity normalization). Returns shape (len(deltas),).
     """
-    assert p.x_offset == 0 and p.x_scale == 1 and p.y_offset == 0 and p.y_scale == 1
-    pre = [(x, y, Fir(p.a)(x), Fir(p.b)(y)) for x, y in segments]
-    d = np.concatenate([u - v for _, _, u, v in pre])
-    mu, sd = float(d.mean()), float(d.std())
-    n = len(d)
-    gain = float(np.sum(p.c**2))
-    out = np.empty(len(deltas))
-    for i, delta in enumerate(deltas):
-        alpha = p.levels * delta
-        granular, hard, wrong = 0.0, 0.0, 0
-        for x, y, u, v in pre:
-            q = np.floor(u / delta + 0.5) * delta
-            uh = coset_pick(np.mod(np.rint(q / delta), p.levels), v, delta, p.levels)
-            wrong += int(np.count_nonzero(np.rint((uh - q) / alpha)))
-            side = Fir(p.e)(y)
-            granular += float(np.sum((x - Fir(p.c)(q) - side) ** 2))
-            hard += float(np.sum((x - Fir(p.c)(uh) - side) ** 2))
-        s = math.sqrt(sd**2 + delta**2 / 12)
-        p_gauss = 0.5 * (math.erfc((alpha / 2 - mu) / (s * math.sqrt(2))) + math.erfc((alpha / 2 + mu) / (s * math.sqrt(2))))
-        expected = n * p_gauss
-        if expected < 100 and wrong <= expected + 3 * math.sqrt(expected) + 3:
-            mse, p_wrong = granular / n + alpha**2 * gain * p_gauss, p_gauss  # rare: trust the fit
-        else:
-            mse, p_wrong = hard / n, wrong / n  # common, or more than the fit allows: as measured
-        out[i] = mse + alpha**2 * gain * risk * math.sqrt(p_wrong / block)
-    return out
+    return np.array([m for m, _ in _scan(p, segments, deltas, risk, block, refit)])
 
 
-def refine_delta(p: CodecParams, segments: list[tuple[np.ndarray, np.ndarray]], span: float = 0.5,
-                 step: float = 0.02) -> CodecParams:
-    """Re-search the step on the hard system over delta * exp([-span, span]) (see expected_mse_curve)."""
+def refine_delta(p: CodecParams, segments: Segments, span: float = 0.5, step: float = 0.02,
+                 refit: Refit = None) -> CodecParams:
+    """Re-search the step on the hard system over delta * exp([-span, span]) (see expected_mse_curve);
+    returns the best step's params (with its re-fitted reconstruction taps when `refit`)."""
     logs = np.arange(-span, span + step / 2, step)
-    mse = expected_mse_curve(p, segments, p.delta * np.exp(logs))
-    return p.replace(delta=p.delta * float(np.exp(logs[int(np.argmin(mse))])))
+    scored = _scan(p, segments, p.delta * np.exp(logs), refit=refit)
+    return min(scored, key=lambda t: t[0])[1]
 
 
-def no_filter_params(data: TrainData, rate: int, taps: int) -> CodecParams:
-    """The binning baseline: a = b = c = delta function, best step on the training data (normalized units)."""
+def decoder_side_refinement(p: CodecParams, segments: Segments, c_taps: int, e_taps: int, soft: bool) -> CodecParams:
+    """The decoder-side levers after SGD: step and least-squares reconstruction (c on U-hat, e on Y)
+    searched together on the hard system; then, if `soft`, the posterior-mean coset decoder with sigma the
+    measured std of U - V, and one more short joint search."""
+    p = refine_delta(p, segments, refit=(c_taps, e_taps))
+    if soft:
+        d = np.concatenate([u - v for _, _, u, v in _filtered(p, segments)])
+        p = refine_delta(p.replace(sigma=float(d.std())), segments, span=0.1, step=0.05, refit=(c_taps, e_taps))
+    return p
+
+
+def no_filter_params(data: TrainData, rate: int, taps: int, refit: Refit = None) -> CodecParams:
+    """The binning baseline: a = b = c = delta function, best step on the training data (normalized units).
+
+    With `refit` = (c taps, e taps), the reconstruction taps are least-squares fits instead of a delta.
+    """
     d = np.zeros(taps)
     d[0] = 1.0
     _, sigma = _ls_side_filter(data, 1)
     p = CodecParams(rate, 6 * sigma / (1 << rate), d, d, d)
     # wide: at low rates on strongly correlated data the best step can be tiny (the bits barely help)
-    p = refine_delta(p, data.train, span=3.0, step=0.1)
-    return refine_delta(p, data.train)
+    p = refine_delta(p, data.train, span=3.0, step=0.1, refit=refit)
+    return refine_delta(p, data.train, refit=refit)
 
 
 def train(data: TrainData, cfg: TrainConfig, progress: Callable[[int, int, str], None] | None = None) -> TrainResult:
     """Train a codec at cfg.rate_bits; return the best hard-validated candidate and its metadata."""
     t0 = time.time()
+    cfg.plus  # validates the recipe name
     if not 1 <= cfg.rate_bits <= 8:
         raise WzError(f"rate must be an integer in 1..8 bits/sample, got {cfg.rate_bits}")
     dev = _device(cfg)
@@ -152,6 +213,7 @@ def _train(data: TrainData, cfg: TrainConfig, dev: torch.device, progress, t0: f
     tgen = torch.Generator().manual_seed(cfg.seed)
     gen = np.random.default_rng(cfg.seed)
     b0, sigma_e = _ls_side_filter(data, cfg.taps)
+    e_taps = cfg.taps if cfg.plus else 0
     warm = cfg.taps - 1
     windows = _windows(data, cfg.window, warm)
     steps_per_epoch = max(1, len(windows[0]) // cfg.windows_per_step)
@@ -161,7 +223,7 @@ def _train(data: TrainData, cfg: TrainConfig, dev: torch.device, progress, t0: f
     for si, mult in enumerate(cfg.starts):
         # jitter the start so seeds differ, as the paper's random initial step
         alpha0 = mult * sigma_e * float(np.exp(gen.uniform(-0.2, 0.2)))
-        m = Surrogate(cfg.rate_bits, cfg.taps, alpha0, b0=b0, k_range=cfg.k_range, beta=cfg.beta, noise=cfg.noise).to(dev)
+        m = Surrogate(cfg.rate_bits, cfg.taps, alpha0, b0=b0, e_taps=e_taps, k_range=cfg.k_range, beta=cfg.beta, noise=cfg.noise).to(dev)
         opt = torch.optim.Adam(m.parameters(), lr=cfg.lr)
         # cosine decay to lr_final: at high rates the taps must settle far below the step size
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: cfg.lr_final / cfg.lr + (1 - cfg.lr_final / cfg.lr) * 0.5 * (1 + math.cos(math.pi * min(t / max(1, cfg.epochs * steps_per_epoch), 1.0))))
@@ -178,9 +240,14 @@ def _train(data: TrainData, cfg: TrainConfig, dev: torch.device, progress, t0: f
                 done += 1
                 if progress:
                     progress(done, total, f"start {si + 1}/{len(cfg.starts)} loss {loss.item():.4g}")
-        p = refine_delta(_to_params(m, data, cfg.rate_bits), data.train)
+        p = _to_params(m, data, cfg.rate_bits)
+        p = decoder_side_refinement(p, data.train, cfg.taps, e_taps, soft=True) if cfg.plus else refine_delta(p, data.train)
         candidates.append((_val_score(p, data), p, f"sgd start {si + 1} (alpha0 {alpha0:.3g})"))
-    base = no_filter_params(data, cfg.rate_bits, cfg.taps)
+    if cfg.plus:
+        base = no_filter_params(data, cfg.rate_bits, cfg.taps, refit=(cfg.taps, e_taps))
+        base = decoder_side_refinement(base, data.train, cfg.taps, e_taps, soft=True)
+    else:
+        base = no_filter_params(data, cfg.rate_bits, cfg.taps)
     candidates.append((_val_score(base, data), base, "no-filter baseline"))
     candidates.sort(key=lambda c: -c[0])
     _, best, how = candidates[0]

@@ -13,6 +13,9 @@ from .codec import CodecParams
 from .errors import WzError
 
 
+RECIPES = ("plus", "paper")
+
+
 @dataclass
 class TrainConfig:
     """Settings of one training run (defaults are the shipped recipe)."""
@@ -30,6 +33,16 @@ class TrainConfig:
     windows_per_step: int = 5
     starts: tuple[float, ...] = (5.0, 8.0, 12.0)  # initial alpha = J*delta, in std of the side-information error
     device: str | None = None
+    # "plus" (default): side information in the reconstruction (e taps), least-squares reconstruction taps
+    # searched jointly with the step on the hard system, posterior-mean coset decoding.
+    # "paper": the paper's system (nearest-coset decoder, X-hat from U-hat only), made reliable.
+    recipe: str = "plus"
+
+    @property
+    def plus(self) -> bool:
+        if self.recipe not in RECIPES:
+            raise WzError(f"unknown recipe {self.recipe!r}: choose one of {', '.join(RECIPES)}")
+        return self.recipe == "plus"
 
 
 @dataclass

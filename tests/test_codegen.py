@@ -229,7 +229,7 @@ def test_bad_input_one_line_and_nothing_written(tmp_path, capsys, case):
         (out / name).write_text(f"old {name}\n")
     model, extra, target = str(DEFAULT_MODEL), [], out
     if case == "version":
-        model = str(_model_variant(tmp_path, format_version=2))
+        model = str(_model_variant(tmp_path, format_version=99))
     elif case == "rate9":
         model = str(_model_variant(tmp_path, rate_bits=9))
     elif case == "range":
@@ -240,7 +240,7 @@ def test_bad_input_one_line_and_nothing_written(tmp_path, capsys, case):
     err = capsys.readouterr().err
     assert code != 0
     assert err.count("\n") == 1 and err.startswith("wzcodec codegen: error: "), err
-    assert {"version": "version 2", "rate9": "1..8", "range": "too wide", "folder": "does not exist"}[case] in err
+    assert {"version": "version 99", "rate9": "1..8", "range": "too wide", "folder": "does not exist"}[case] in err
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
     for name in FILES:
         assert (out / name).read_text() == f"old {name}\n"
@@ -283,3 +283,18 @@ def test_mpremote_is_installed():
     import importlib.util
 
     assert importlib.util.find_spec("mpremote") is not None  # the `device` extra, installed by make
+
+
+@pytest.mark.parametrize("sigma", [0.05, 0.4])
+def test_soft_decoder_module_equals_reference_decoder(sigma):
+    p, _ = generated("C", 2)
+    p = p.replace(sigma=sigma, e=[0.2, -0.1, 0.05])
+    gen = generate(p, choose_mapping(p, 0, 4095)[0])
+    dec = load_module(gen.files["decoder.py"], "decoder")["Decoder"]()
+    rng = np.random.default_rng(3)
+    j = rng.integers(0, 4, 4000)
+    y = rng.normal(p.y_offset, 3 * p.y_scale, 4000)  # far-out values too
+    want = codec.Decoder(p).decode(j, y)
+    got = np.concatenate([dec.decode(j[:1234], y[:1234]), dec.decode(j[1234:], y[1234:])])
+    assert np.array_equal(got, want)
+    assert not np.array_equal(want, codec.Decoder(p.replace(sigma=0.0)).decode(j, y))  # soft is in use

@@ -78,7 +78,7 @@ def mpy_table() -> None:
     print("| file | " + " | ".join(f"{a} bytecode | {a} native" for a in ARCHS) + " |")
     print("|---|" + "---|---|" * len(ARCHS))
     with tempfile.TemporaryDirectory() as tmp:
-        for name in ("encoder.py", "main.py"):
+        for name in ("encoder.py", "link.py", "main.py"):
             sizes = []
             for arch in ARCHS:
                 for emit in ([], ["-X", "emit=native"]):

@@ -11,6 +11,7 @@ from host import model_file
 from host.codec import CodecParams
 from host.errors import WzError
 from host.fixedpoint import LIMIT, LIMIT_BITS, MAX_SHIFT, FixedPoint
+from host.frames import DEFAULT_FRAME_SAMPLES, DEFAULT_HELLO_EVERY
 from host.sources import Source
 
 from . import analysis, flash
@@ -24,7 +25,8 @@ CLIP_WARN = 1e-3
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("codegen", help="generate the fixed-point MicroPython encoder, board loop and host decoder",
-                       description="Write DIR/encoder.py and DIR/main.py (for the board) and DIR/decoder.py (for the host) "
+                       description="Write DIR/encoder.py, DIR/link.py and DIR/main.py (for the board), DIR/decoder.py (for the host) "
+                       "and DIR/stream.py (the board loop `wzcodec emulate` runs) "
                        "from a model file, after proving that the integer arithmetic stays within +-2^29 for every "
                        "input in the range; prints the proof, the shift F and the fixed-point loss against the float codec.")
     p.add_argument("model", metavar="MODEL.json")
@@ -41,6 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--rx-pin", type=int, metavar="GPIO", help="UART RX pin")
     b.add_argument("--adc-pin", type=int, default=26, metavar="GPIO", help="ADC input pin (default 26, ADC0 on an RP2040)")
     b.add_argument("--sample-rate", type=int, default=1000, metavar="HZ", help="samples per second (default 1000)")
+    b.add_argument("--frame-samples", type=int, default=DEFAULT_FRAME_SAMPLES, metavar="N",
+                   help=f"samples per link frame, a multiple of 8 up to 248: latency vs overhead (default {DEFAULT_FRAME_SAMPLES})")
+    b.add_argument("--hello-every", type=int, default=DEFAULT_HELLO_EVERY, metavar="K",
+                   help=f"data frames per fingerprint frame (default {DEFAULT_HELLO_EVERY})")
     c = p.add_argument_group("fixed-point loss check")
     s = c.add_mutually_exclusive_group()
     s.add_argument("--scenario", metavar="A|B|C", help="measure on a scenario (default: the one the model was trained on)")
@@ -68,7 +74,8 @@ def cmd_codegen(args: argparse.Namespace) -> int:
     inp, notes = choose_mapping(params, lo, hi, args.scale, args.offset)
     board = BoardSettings(uart_id=args.uart, baud=args.baud, sample_rate=args.sample_rate, adc_pin=args.adc_pin,
                           tx_pin=args.tx_pin, rx_pin=args.rx_pin,
-                          adc_bits=None if args.input_range else (args.adc_bits or 12))
+                          adc_bits=None if args.input_range else (args.adc_bits or 12),
+                          frame_samples=args.frame_samples, hello_every=args.hello_every)
     gen = generate(params, inp, board)
     for line in describe(params, gen.fp, gen.fingerprint, notes):
         print(line)

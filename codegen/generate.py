@@ -1,4 +1,4 @@
-"""From a model and a board description to the texts of encoder.py, main.py and decoder.py."""
+"""From a model and a board description to the texts of encoder.py, link.py, main.py, decoder.py and stream.py."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ from host import __version__
 from host.codec import SOFT_NEIGHBOURS, CodecParams
 from host.errors import WzError
 from host.fixedpoint import FixedPoint, InputMapping, design
+from host.frames import DEFAULT_FRAME_SAMPLES, DEFAULT_HELLO_EVERY
+from host.linkgen import check_frame_settings
 from host.model_file import fingerprint
 from host.packing import group_size
 
 from .render import render
 
-BOARD_FILES = ("encoder.py", "main.py")  # flashed
+BOARD_FILES = ("encoder.py", "link.py", "main.py")  # flashed
 HOST_FILES = ("decoder.py",)  # never flashed
+EMULATOR_FILES = ("stream.py",)  # the board loop `wzcodec emulate` runs in the VM; never flashed
 MAX_SAMPLE_RATE = 100_000
 
 
@@ -29,6 +32,8 @@ class BoardSettings:
     tx_pin: int | None = None  # None: the port's default pins for that UART
     rx_pin: int | None = None
     adc_bits: int | None = 12
+    frame_samples: int = DEFAULT_FRAME_SAMPLES  # link.py: samples per frame (latency vs overhead)
+    hello_every: int = DEFAULT_HELLO_EVERY  # link.py: data frames per fingerprint (hello) frame
 
     def check(self) -> None:
         for name in ("uart_id", "baud", "sample_rate", "adc_pin", "tx_pin", "rx_pin", "adc_bits"):
@@ -41,6 +46,7 @@ class BoardSettings:
             raise WzError(f"--baud must be at least 300, got {self.baud}")
         if self.adc_bits is not None and not 1 <= self.adc_bits <= 16:
             raise WzError(f"main.py reads a 16-bit read_u16(): --adc-bits must lie in 1..16 (use --input-range otherwise), got {self.adc_bits}")
+        check_frame_settings(self.frame_samples, self.hello_every)
 
     @property
     def period_us(self) -> int:
@@ -76,9 +82,12 @@ def generate(params: CodecParams, inp: InputMapping, board: BoardSettings | None
     decoder = dict(common, delta=params.delta, b=list(params.b), c=list(params.c), e=list(params.e),
                    x_offset=params.x_offset, x_scale=params.x_scale, y_offset=params.y_offset, y_scale=params.y_scale,
                    sigma=params.sigma, soft_neighbours=SOFT_NEIGHBOURS)
+    link = dict(common, frame_samples=board.frame_samples, hello_every=board.hello_every)
     files = {
         "encoder.py": render("encoder.py.j2", encoder),
+        "link.py": render("link.py.j2", link),
         "main.py": render("main.py.j2", main),
         "decoder.py": render("decoder.py.j2", decoder),
+        "stream.py": render("stream.py.j2", link),
     }
     return Generated(files, fp, fpr)

@@ -4,7 +4,8 @@
 
 Samples are read on a fixed ticks_us schedule (1000 us). Every GROUP = 2 samples (the fewest
 that fill whole bytes, so no index waits longer for its byte than packing requires) the group is encoded
-and its 1 packed byte(s) go to `send`, the link's single write path. Readings are
+and its 1 packed byte(s) go to link.Link, which frames them (CRC, sample index, model fingerprint;
+wzcodec's docs/wire-format.md) and writes each full frame to the UART. Readings are
 read_u16() >> 4, i.e. 12-bit ADC codes 0..4095.
 If the loop falls more than a sample period behind, the schedule restarts and `overruns` counts it.
 `run(adc, uart, samples)` also takes stand-ins (anything with read_u16() / write(buf)) for tests.
@@ -17,6 +18,7 @@ import machine
 from micropython import const
 
 import encoder
+import link
 
 _UART_ID = const(1)
 _BAUD = const(115200)
@@ -37,11 +39,6 @@ def open_uart():
     return machine.UART(_UART_ID, baudrate=_BAUD)
 
 
-def send(uart, buf):
-    """The link's write path: one group of packed indices, always the same preallocated buffer."""
-    uart.write(buf)
-
-
 def run(adc=None, uart=None, samples=-1):
     """Sample, encode and send forever (samples < 0) or for `samples` samples."""
     global overruns
@@ -50,6 +47,7 @@ def run(adc=None, uart=None, samples=-1):
     if uart is None:
         uart = open_uart()
     enc = encoder.Encoder()
+    lk = link.Link(uart)
     src = array("i", [0] * _GROUP)
     dst = bytearray(_GROUP_BYTES)
     read = adc.read_u16
@@ -61,7 +59,7 @@ def run(adc=None, uart=None, samples=-1):
         i += 1
         if i == _GROUP:
             enc.encode_block(src, _GROUP, dst)
-            send(uart, dst)
+            lk.add(dst)
             i = 0
         if left > 0:
             left -= 1

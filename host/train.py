@@ -103,7 +103,7 @@ def fit_reconstruction(p: CodecParams, segments: Segments, c_taps: int, e_taps: 
     return p.replace(c=w[:c_taps], e=w[c_taps:])
 
 
-def _scan(p: CodecParams, segments: Segments, deltas: np.ndarray, risk: float = 2.0, block: int = 200_000,
+def _scan(p: CodecParams, segments: Segments, deltas: np.ndarray, risk: float = 1.0, block: int = 200_000,
           refit: Refit = None) -> list[tuple[float, CodecParams]]:
     """(robust MSE, params) for every step in `deltas`; see expected_mse_curve."""
     assert p.x_offset == 0 and p.x_scale == 1 and p.y_offset == 0 and p.y_scale == 1
@@ -138,7 +138,7 @@ def _scan(p: CodecParams, segments: Segments, deltas: np.ndarray, risk: float = 
     return out
 
 
-def expected_mse_curve(p: CodecParams, segments: Segments, deltas: np.ndarray, risk: float = 2.0,
+def expected_mse_curve(p: CodecParams, segments: Segments, deltas: np.ndarray, risk: float = 1.0,
                        block: int = 200_000, refit: Refit = None) -> np.ndarray:
     """Hard-system MSE for each step in `deltas`, made robust to rare wrong-coset picks.
 

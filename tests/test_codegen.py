@@ -26,7 +26,8 @@ from host.errors import WzError  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = REPO / "models" / "default.json"
 DEVICE = REPO / "device"
-FILES = ("encoder.py", "main.py", "decoder.py")
+FILES = ("encoder.py", "link.py", "main.py", "decoder.py", "stream.py")
+DEVICE_FILES = ("encoder.py", "link.py", "main.py", "stream.py")  # run by MicroPython (stream.py in the emulator)
 ARCHS = ("armv6m", "armv7m", "xtensawin")
 
 
@@ -63,7 +64,7 @@ def test_every_file_has_the_banner():
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_mpy_cross_compiles_device_files(tmp_path, arch):
-    for name in ("encoder.py", "main.py"):
+    for name in DEVICE_FILES:
         for emit in ([], ["-X", "emit=native"]):
             out = tmp_path / (name + ".mpy")
             res = subprocess.run([sys.executable, "-m", "mpy_cross", f"-march={arch}", *emit, "-o", str(out), str(DEVICE / name)],
@@ -73,8 +74,8 @@ def test_mpy_cross_compiles_device_files(tmp_path, arch):
 
 
 def test_device_code_uses_only_micropython_features():
-    allowed_imports = {"array", "micropython", "machine", "time", "encoder"}
-    for name in ("encoder.py", "main.py"):
+    allowed_imports = {"array", "micropython", "machine", "time", "encoder", "link", "sys"}
+    for name in DEVICE_FILES:
         tree = ast.parse((DEVICE / name).read_text())
         for node in ast.walk(tree):
             assert not isinstance(node, (ast.JoinedStr, ast.Match, ast.AnnAssign)), (name, ast.dump(node)[:80])
@@ -273,7 +274,7 @@ def test_flash_runs_mpremote_copy(monkeypatch, tmp_path):
     monkeypatch.setattr(flash_mod.subprocess, "run", fake_run)
     assert cli(["flash", "--port", str(port), "--dir", str(DEVICE)]) == 0
     assert calls == [[sys.executable, "-m", "mpremote", "connect", str(port), "cp",
-                      str(DEVICE / "encoder.py"), str(DEVICE / "main.py"), ":", "+", "reset"]]
+                      str(DEVICE / "encoder.py"), str(DEVICE / "link.py"), str(DEVICE / "main.py"), ":", "+", "reset"]]
     monkeypatch.setattr(flash_mod.subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", "mpremote: failed to access port\n"))
     with pytest.raises(WzError, match="failed to access"):
         flash_mod.flash(str(port), DEVICE)

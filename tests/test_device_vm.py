@@ -21,7 +21,7 @@ from vm import require_vm, run_in_vm  # noqa: E402
 
 from codegen.generate import BoardSettings, generate  # noqa: E402
 from codegen.mapping import choose_mapping  # noqa: E402
-from host import fixedpoint, packing  # noqa: E402
+from host import fixedpoint, frames  # noqa: E402
 
 pytestmark = pytest.mark.vm
 
@@ -57,8 +57,8 @@ def test_default_encoder_allocates_nothing_per_sample():
     assert r["ns_encode"] < 6 * r["ns_bare"]  # a sanity bound, not the figure: that is reported
 
 
-def test_main_loop_sends_the_packed_indices():
-    """main.py with a stand-in `machine`: ADC readings >> (16 - bits) are encoded and written to the UART."""
+def test_main_loop_sends_the_framed_indices():
+    """main.py with a stand-in `machine`: ADC readings >> (16 - bits) are encoded, framed by link.py, written to the UART."""
     require_vm()
     params = fixture_model("B", 3)  # R = 3: groups of 8 samples, indices straddle byte boundaries
     inp, _ = choose_mapping(params, 0, 4095)
@@ -70,13 +70,14 @@ def test_main_loop_sends_the_packed_indices():
         "with open('/u16.bin', 'rb') as f:\n    machine.samples = array('H', f.read())\n"
         f"import main\nmain.run(samples={n})\nprint(repr(machine.opened))\nsys.stdout.buffer.write(machine.sent)\n"
     )
-    res = run_in_vm(script, files={"machine.py": FAKE_MACHINE, "main.py": gen.files["main.py"],
+    res = run_in_vm(script, files={"machine.py": FAKE_MACHINE, "main.py": gen.files["main.py"], "link.py": gen.files["link.py"],
                                    "encoder.py": gen.files["encoder.py"], "u16.bin": u16.tobytes()}, text=False)
     assert res.returncode == 0, res.stderr.decode()
     head, sent = res.stdout.split(b"\n", 1)
     assert head.decode() == "[('ADC', 27), ('UART', 0, 115200, 4, 5)]"
-    expected = packing.pack(fixedpoint.encode(gen.fp, u16.astype(np.int64) >> 4), 3)
-    assert sent == expected
+    # whole frames of 64 samples (a hello with the fingerprint first), exactly as host.frames builds them
+    expected = frames.stream_bytes(fixedpoint.encode(gen.fp, u16.astype(np.int64) >> 4), 3, gen.fingerprint, 64, 32)
+    assert sent == expected and len(sent) > 0
 
 
 def test_main_loop_allocates_nothing_per_sample():
@@ -95,11 +96,12 @@ def test_main_loop_allocates_nothing_per_sample():
         "    return gc.mem_alloc() - before, uart.count\n"
         "grow(100)\nprint(*grow(100), *grow(600))\n"
     )
-    res = run_in_vm(script, files={"machine.py": FAKE_MACHINE, "main.py": gen.files["main.py"],
+    res = run_in_vm(script, files={"machine.py": FAKE_MACHINE, "main.py": gen.files["main.py"], "link.py": gen.files["link.py"],
                                    "encoder.py": gen.files["encoder.py"], "u16.bin": u16.tobytes()})
     assert res.returncode == 0, res.stderr
     a100, n100, a600, n600 = map(int, res.stdout.split())
-    assert (n100, n600) == (100 // 8 * 5, 600 // 8 * 5)  # whole groups of 8 samples, 5 bytes each
+    framed = [len(frames.stream_bytes(np.zeros(n, np.int64), 5, gen.fingerprint, 64, 32)) for n in (100, 600)]
+    assert [n100, n600] == framed  # whole frames of 64 samples, after a hello
     assert a600 == a100, f"main loop allocates: {a100} bytes for 100 samples, {a600} for 600"
 
 

@@ -212,8 +212,10 @@ def _train(data: TrainData, cfg: TrainConfig, dev: torch.device, progress, t0: f
     torch.manual_seed(cfg.seed)
     tgen = torch.Generator().manual_seed(cfg.seed)
     gen = np.random.default_rng(cfg.seed)
-    b0, sigma_e = _ls_side_filter(data, cfg.taps)
-    e_taps = cfg.taps if cfg.plus else 0
+    side_taps = cfg.side_taps if cfg.plus and cfg.side_taps else cfg.taps  # b and e: decoder side, free to be longer
+    b0, _ = _ls_side_filter(data, side_taps)
+    _, sigma_e = _ls_side_filter(data, cfg.taps)  # the step's scale stays tied to the paper's 5 taps
+    e_taps = side_taps if cfg.plus else 0
     warm = cfg.taps - 1
     windows = _windows(data, cfg.window, warm)
     steps_per_epoch = max(1, len(windows[0]) // cfg.windows_per_step)

@@ -37,6 +37,7 @@ class TrainConfig:
     # searched jointly with the step on the hard system, posterior-mean coset decoding.
     # "paper": the paper's system (nearest-coset decoder, X-hat from U-hat only), made reliable.
     recipe: str = "plus"
+    side_taps: int | None = 16  # "plus": length of the decoder's side-information filters b and e (None: taps)
 
     @property
     def plus(self) -> bool:

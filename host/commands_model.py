@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a codec at one rate and write a model file",
                        description="Train a zero-delay Wyner-Ziv codec. With --scenario, 10 seeded training realizations "
                        "and a validation realization are simulated. With --data, the recording is split in time order: "
-                       "the first 80%% trains, the last 20%% validates (model selection by hard SQNR).")
+                       "the first 80 percent trains, the last 20 percent validates (model selection by hard SQNR).")
     add_source_args(p)
     p.add_argument("--rate", type=rate_arg, required=True, metavar="R", help="bits per sample, 1..8")
     p.add_argument("--taps", type=positive_int, default=5, help="filter length (default 5)")

@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: demo test setup clean
+.PHONY: demo test setup clean results
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -28,6 +28,10 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# the committed sweeps of the three reference scenarios (docs/results/, a few minutes each)
+results: setup
+	for S in A B C; do $(BIN)/wzcodec sweep --scenario $$S --rates 1-6 --seeds 0 -o docs/results/$$S; done
 
 clean:
 	rm -rf $(VENV) node_modules build *.egg-info

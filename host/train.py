@@ -2,8 +2,10 @@
 
 SGD from a poor step size can collapse to a useless codec. Training therefore runs several starts from
 step sizes spread around a data-driven guess, then scores every candidate -- and the no-filter binning
-baseline -- with the *hard* codec on a validation part, refines the winner's step on the hard system, and
-keeps the best. Seeds fix every random draw; CPU by default, CUDA when present.
+baseline -- with the *hard* codec on a validation part after a robust step search on the hard system,
+and keeps the best. The default recipe ("plus") then also fits the decoder side on the real system:
+least-squares reconstruction taps (with side information) for every step tried, and the posterior-mean
+coset decoder. Seeds fix every random draw; CPU by default, CUDA when present.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def _ls_side_filter(data: TrainData, taps: int) -> tuple[np.ndarray, float]:
     """Least-squares causal filter predicting Xn from Yn (taps), and the residual std."""
     rows_x, rows_y = [], []
     for x, y in data.train:
-        cols = np.column_stack([np.concatenate([np.zeros(k), y[: len(y) - k]]) for k in range(taps)])
+        cols = np.column_stack([_lag(y, k) for k in range(taps)])
         rows_x.append(x[taps:])
         rows_y.append(cols[taps:])
     a, b = np.concatenate(rows_y), np.concatenate(rows_x)

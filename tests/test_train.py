@@ -69,13 +69,16 @@ def test_never_returns_a_collapsed_model():
 
 
 @pytest.mark.parametrize("rate", [2])
-def test_offsets_units_and_drift_do_not_break_training(rate):
+def test_offsets_units_and_drift_do_not_break_training(rate, tmp_path):
     # the same physical process recorded in arbitrary units, with offsets and a slow common drift
     x, y = realization("A", 120_000, seed=4)
     n = np.arange(len(x))
     drift = 0.8 * np.sin(2 * math.pi * n / 50_000)
     xr, yr = 1000.0 + 50.0 * (x + drift), -3.0 + 0.2 * (y + drift)
-    src = _recording(xr, yr)
+    from host.data import save_pairs
+
+    save_pairs(tmp_path / "rec.npz", xr, yr)
+    src = Source(data=str(tmp_path / "rec.npz"))
     r = train(src.training_data(seed=0), TrainConfig(rate_bits=rate, seed=0, **FAST))
     plain = train(Source(scenario="A").training_data(seed=0), TrainConfig(rate_bits=rate, seed=0, **FAST))
     xt, yt = realization("A", 50_000, seed=5)
@@ -83,17 +86,3 @@ def test_offsets_units_and_drift_do_not_break_training(rate):
     sq_rec = run_sqnr_db(r.params, 1000.0 + 50.0 * (xt + 0.5), -3.0 + 0.2 * (yt + 0.5))
     assert sq_rec == pytest.approx(sq_plain, abs=1.0)
 
-
-_tmp_files = []
-
-
-def _recording(x, y) -> Source:
-    import tempfile
-
-    from host.data import save_pairs
-
-    f = tempfile.NamedTemporaryFile(suffix=".npz", delete=False)
-    f.close()
-    save_pairs(f.name, x, y)
-    _tmp_files.append(f.name)
-    return Source(data=f.name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from host import __version__
-from host.codec import SOFT_NEIGHBOURS, CodecParams
+from host.codec import SOFT_NEIGHBOURS, CodecParams, Feedback
 from host.errors import WzError
 from host.fixedpoint import FixedPoint, InputMapping, design
 from host.frames import DEFAULT_FRAME_SAMPLES, DEFAULT_HELLO_EVERY
@@ -81,7 +81,8 @@ def generate(params: CodecParams, inp: InputMapping, board: BoardSettings | None
                 group_bytes=group * params.rate_bits // 8)
     decoder = dict(common, delta=params.delta, b=list(params.b), c=list(params.c), e=list(params.e),
                    x_offset=params.x_offset, x_scale=params.x_scale, y_offset=params.y_offset, y_scale=params.y_scale,
-                   sigma=params.sigma, soft_neighbours=SOFT_NEIGHBOURS)
+                   sigma=params.sigma, soft_neighbours=SOFT_NEIGHBOURS, f=list(params.f), block=Feedback.BLOCK,
+                   sweeps=Feedback.SWEEPS)
     link = dict(common, frame_samples=board.frame_samples, hello_every=board.hello_every)
     files = {
         "encoder.py": render("encoder.py.j2", encoder),

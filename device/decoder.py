@@ -7,11 +7,14 @@
     x_hat = dec.decode(unpack(packed_bytes, n), y)   # streaming: call again with the next chunk
 
 decode() gives exactly what wzcodec's reference decoder (host.codec.Decoder) gives for this model:
-    V[n] = sum_i b_i Yn[n-i];  Uh = j*DELTA + l*J*DELTA with l picking the coset point nearest V
-    (SIGMA = 0), or Uh = E[U | coset j, U ~ N(V, SIGMA^2)] over the nearest cells (SIGMA > 0);
+    V[n] = sum_i b_i Yn[n-i] + sum_i f_i P[n-1-i];  P[n] = j*DELTA + l*J*DELTA with l picking the coset
+    point nearest V (the decoder's own decision);  Uh = P (SIGMA = 0), or Uh = E[U | coset j, U ~ N(V, SIGMA^2)]
+    over the nearest cells (SIGMA > 0);  an index -1 (not received) gives P = Uh = V;
     X-hat = X_OFFSET + X_SCALE * (sum_i c_i Uh[n-i] + sum_i e_i Yn[n-i]),  Yn = (Y - Y_OFFSET) / Y_SCALE.
 Packed bytes: index n occupies bits n*R .. n*R+R-1 of an LSB-first bitstream (bit b = bit b % 8 of byte b // 8).
 """
+
+import math
 
 import numpy as np
 
@@ -26,6 +29,7 @@ DELTA = 0.07391036118214062
 B_TAPS = [1.0, 0.0, 0.0, 0.0, 0.0]
 C_TAPS = [0.9997003971586274, 0.0006440722636102712, -0.0010596501706061088, 0.0011919577854977805, -0.00034354150185316975]
 E_TAPS = [-0.00015913561997471366, -0.0003582089455727981, 0.001053292412325961, -0.0012518922496383598, 0.0002895262238191575, 3.682244545090153e-05, -0.00013971613534592998, 3.7503614553220775e-05, 3.64790600350967e-05, -3.611301196803019e-05, 0.00014154957273825524, -8.89950677291595e-05, -1.0509463168717446e-05, -0.00010545211881658552, 0.0002163276035241739, -4.8181035117185925e-05]
+F_TAPS = []  # feedback of past decisions into V
 X_OFFSET = 0.008260620156234076
 X_SCALE = 1.0055091693831897
 Y_OFFSET = 0.007628501929808475
@@ -61,12 +65,73 @@ def _norm_pdf(z):
     return np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
 
 
-def _reconstruct_u(j, v):
+def _coset_pick(j, v):
     alpha = (1 << RATE_BITS) * DELTA
     base = j * DELTA
-    nearest = base + np.floor((v - base) / alpha + 0.5) * alpha
-    if SIGMA <= 0:
-        return nearest
+    return base + np.floor((v - base) / alpha + 0.5) * alpha
+
+
+def _decide(j, v):
+    return np.where(j < 0, v, _coset_pick(np.maximum(j, 0), v))
+
+
+def _feedback_term(decided, hist):
+    m, n = len(F_TAPS), len(decided)
+    pp = np.concatenate([hist, decided])
+    out = np.zeros(n)
+    for i in range(m):
+        out += F_TAPS[i] * pp[m - 1 - i : m - 1 - i + n]
+    return out
+
+
+def _feedback_decisions(j, v_side, hist):
+    """Solve V = v_side + feedback(P), P = decide(j, V) causally: fixed-point passes over the samples whose
+    feedback changed (exact once a pass changes nothing), else sample by sample from the first unsettled one."""
+    m, n = len(F_TAPS), len(j)
+    pp = np.concatenate([hist, _decide(j, v_side + _feedback_term(np.zeros(n), hist))])
+    todo = np.arange(n)
+    final = 0
+    for _ in range(64):
+        acc = np.zeros(len(todo))
+        for i in range(m):
+            acc += F_TAPS[i] * pp[m - 1 - i + todo]
+        new = _decide(j[todo], v_side[todo] + acc)
+        changed = todo[new != pp[m + todo]]
+        if len(changed) == 0:
+            break
+        pp[m + todo] = new
+        final = int(changed[0]) + 1
+        todo = np.unique((changed[:, None] + np.arange(1, m + 1)[None, :]).ravel())
+        todo = todo[todo < n]
+        if len(todo) == 0:
+            break
+    else:
+        alpha = (1 << RATE_BITS) * DELTA
+        pl = pp.tolist()
+        for k in range(final, n):
+            acc_k = 0.0
+            for i in range(m):
+                acc_k += F_TAPS[i] * pl[m + k - 1 - i]
+            vk = float(v_side[k]) + acc_k
+            jk = int(j[k])
+            if jk < 0:
+                pl[m + k] = vk
+            else:
+                base = jk * DELTA
+                pl[m + k] = base + math.floor((vk - base) / alpha + 0.5) * alpha
+        pp = np.array(pl)
+    decided = pp[m:]
+    return v_side + _feedback_term(decided, hist), decided
+
+
+def _reconstruct_u(j, v):
+    jj = np.maximum(j, 0)
+    return np.where(j < 0, v, _posterior_mean(jj, v) if SIGMA > 0 else _coset_pick(jj, v))
+
+
+def _posterior_mean(j, v):
+    alpha = (1 << RATE_BITS) * DELTA
+    nearest = _coset_pick(j, v)
     num = np.zeros(len(v))
     den = np.zeros(len(v))
     for k in range(-NEIGHBOURS, NEIGHBOURS + 1):
@@ -107,22 +172,34 @@ class Decoder:
 
     def __init__(self):
         self._b, self._c, self._e = _Fir(B_TAPS), _Fir(C_TAPS), _Fir(E_TAPS)
+        self._decided = np.zeros(len(F_TAPS))
 
     def reset(self):
         """Forget the filter histories (a new stream)."""
         for f in (self._b, self._c, self._e):
             f.reset()
+        self._decided = np.zeros(len(F_TAPS))
+
+    def _v(self, j, v_side):
+        if not F_TAPS:
+            return v_side
+        out = []
+        for s in range(0, len(j), 4096):
+            v, decided = _feedback_decisions(j[s : s + 4096], v_side[s : s + 4096], self._decided)
+            self._decided = np.concatenate([self._decided, decided])[-len(F_TAPS) :]
+            out.append(v)
+        return np.concatenate(out) if out else np.zeros(0)
 
     def decode(self, indices, y):
-        """indices, y: shape (n,) -> X-hat, shape (n,) float64; state carries over to the next call."""
+        """indices (-1: not received), y: shape (n,) -> X-hat, shape (n,) float64; state carries over to the next call."""
         j = np.asarray(indices, dtype=np.int64)
         y = np.asarray(y, dtype=np.float64)
         if j.shape != y.shape or j.ndim != 1:
             raise ValueError("indices and y must be 1-D arrays of the same length")
-        if j.size and (j.min() < 0 or j.max() >= 1 << RATE_BITS):
-            raise ValueError("indices must lie in [0, %d)" % (1 << RATE_BITS))
+        if j.size and (j.min() < -1 or j.max() >= 1 << RATE_BITS):
+            raise ValueError("indices must lie in [0, %d), or be -1 (not received)" % (1 << RATE_BITS))
         yn = (y - Y_OFFSET) / Y_SCALE
-        v = self._b(yn)
+        v = self._v(j, self._b(yn))
         u_hat = _reconstruct_u(j, v)
         xn = self._c(u_hat) + self._e(yn)
         return xn * X_SCALE + X_OFFSET

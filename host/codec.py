@@ -3,17 +3,24 @@
 All filtering happens in normalized units: Xn = (X - x_offset) / x_scale, Yn likewise.
 
     encoder:  U[n] = sum_i a_i Xn[n-i];   k = floor(U/delta + 1/2);   j = k mod J
-    decoder:  V[n] = sum_i b_i Yn[n-i];   l = floor((V - j*delta) / (J*delta) + 1/2);   Uh = j*delta + l*J*delta
+    decoder:  V[n] = sum_i b_i Yn[n-i] + sum_i f_i P[n-1-i];   l = floor((V - j*delta) / (J*delta) + 1/2)
+              P[n] = j*delta + l*J*delta  (the coset point nearest V: the decoder's hard decision)
+              Uh[n] = P[n], or the posterior mean of U (sigma > 0)
               Xh[n] = x_offset + x_scale * (sum_i c_i Uh[n-i] + sum_i e_i Yn[n-i])
 
-`e` (side information in the reconstruction) may be empty and `sigma` zero: then this is exactly the paper's
-system. With sigma > 0 the decoder replaces the nearest coset point by the posterior mean of U given its
-coset and V, taking U - V ~ N(0, sigma^2) (coset_posterior_mean): same indices, better reconstruction.
+`e` (side information in the reconstruction) and `f` may be empty and `sigma` zero: then this is exactly the
+paper's system. With sigma > 0 the decoder replaces the nearest coset point by the posterior mean of U given
+its coset and V, taking U - V ~ N(0, sigma^2) (coset_posterior_mean): same indices, better reconstruction.
+`f` feeds the decoder's own past decisions back into V: they carry the source's past (P = Q(U) wherever the
+coset was right), which predicts U where the side information alone cannot -- a slowly varying sensor most
+of all. The recursion runs through the discrete decisions only, so it is decoded exactly and vectorized
+(feedback_decisions). An index below 0 means "not received": the decision is then V itself.
 Streaming objects keep the filter histories, so any chunking gives the batch result bit for bit.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +41,7 @@ class CodecParams:
     y_offset: float = 0.0
     y_scale: float = 1.0
     sigma: float = 0.0  # soft decoding: std of U - V in normalized units; 0 = nearest coset point
+    f: np.ndarray = field(default_factory=lambda: np.zeros(0))  # feedback: f[i] weighs the decision P[n-1-i] in V
 
     @property
     def levels(self) -> int:
@@ -43,13 +51,13 @@ class CodecParams:
     @property
     def history(self) -> int:
         """Samples of start-up transient: the longest filter length minus one."""
-        return max(len(self.a), len(self.b), len(self.c), len(self.e), 1) - 1
+        return max(len(self.a), len(self.b), len(self.c), len(self.e), len(self.f) + 1, 1) - 1
 
     def replace(self, **changes) -> "CodecParams":
         """A copy with some fields changed (taps converted to float arrays)."""
         fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
         fields.update(changes)
-        for k in ("a", "b", "c", "e"):
+        for k in ("a", "b", "c", "e", "f"):
             fields[k] = np.asarray(fields[k], dtype=np.float64).copy()
         return CodecParams(**fields)
 
@@ -100,19 +108,112 @@ class Decoder:
     def __init__(self, params: CodecParams):
         self.p = params
         self.fir_b, self.fir_c, self.fir_e = Fir(params.b), Fir(params.c), Fir(params.e)
+        self.feedback = Feedback(params)
 
     def reset(self) -> None:
-        for f in (self.fir_b, self.fir_c, self.fir_e):
+        for f in (self.fir_b, self.fir_c, self.fir_e, self.feedback):
             f.reset()
 
     def decode(self, j: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """j: indices shape (n,), y: side information shape (n,) -> X-hat shape (n,) float64."""
+        """j: indices shape (n,) (< 0: not received), y: side information shape (n,) -> X-hat shape (n,) float64."""
         j = np.asarray(j, dtype=np.int64)
         yn = (np.asarray(y, dtype=np.float64) - self.p.y_offset) / self.p.y_scale
-        v = self.fir_b(yn)
+        v = self.feedback(j, self.fir_b(yn))
         u_hat = reconstruct_u(j, v, self.p)
         xn = self.fir_c(u_hat) + self.fir_e(yn)
         return xn * self.p.x_scale + self.p.x_offset
+
+
+class Feedback:
+    """V = (side-information part) + sum_i f_i P[n-1-i], with P the decoder's own hard decisions; streaming."""
+
+    BLOCK = 4096  # samples solved together
+    SWEEPS = 64  # vectorized passes per block before finishing it sample by sample
+
+    def __init__(self, params: CodecParams):
+        self.p = params
+        self.f = np.asarray(params.f, dtype=np.float64)
+        self.reset()
+
+    def reset(self) -> None:
+        self.hist = np.zeros(len(self.f))  # the last len(f) decisions, oldest first
+
+    def __call__(self, j: np.ndarray, v_side: np.ndarray) -> np.ndarray:
+        """j, v_side: shape (n,) -> V, shape (n,)."""
+        if len(self.f) == 0:
+            return v_side
+        out = []
+        for s in range(0, len(j), self.BLOCK):
+            v, decided = feedback_decisions(j[s : s + self.BLOCK], v_side[s : s + self.BLOCK], self.f, self.hist,
+                                            self.p.delta, self.p.levels, self.SWEEPS)
+            self.hist = np.concatenate([self.hist, decided])[-len(self.f) :]
+            out.append(v)
+        return np.concatenate(out) if out else np.zeros(0)
+
+
+def feedback_term(f: np.ndarray, decided: np.ndarray, hist: np.ndarray) -> np.ndarray:
+    """sum_i f_i P[n-1-i] for every n, P = decided (shape (n,)) after hist (the len(f) before it, oldest first)."""
+    m, n = len(f), len(decided)
+    pp = np.concatenate([hist, decided])
+    out = np.zeros(n)
+    for i in range(m):  # the same order as the per-sample loop below: the same bits
+        out += f[i] * pp[m - 1 - i : m - 1 - i + n]
+    return out
+
+
+def decide(j: np.ndarray, v: np.ndarray, delta: float, levels: int) -> np.ndarray:
+    """The hard decisions P: the nearest point of coset j, or V itself where j < 0 (not received)."""
+    return np.where(j < 0, v, coset_pick(np.maximum(j, 0), v, delta, levels))
+
+
+def feedback_decisions(j: np.ndarray, v_side: np.ndarray, f: np.ndarray, hist: np.ndarray, delta: float,
+                       levels: int, sweeps: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Solve V[n] = v_side[n] + sum_i f_i P[n-1-i], P[n] = decide(j[n], V[n]) causally -> (V, P), shape (n,) each.
+
+    Fixed-point passes P^(k+1) = decide(j, v_side + feedback(P^k)), each recomputing only the samples whose
+    feedback inputs changed. Where two passes agree up to index m, the later one is the causal solution up to
+    and including m, so a pass that changes nothing is the exact solution; wrong cosets are rare and their
+    knock-on changes short, so a few passes do. Should `sweeps` passes not settle (garbage on the line), the
+    rest is finished sample by sample from the first unsettled index, with the same floating-point operations.
+    """
+    m, n = len(f), len(j)
+    decided = decide(j, v_side + feedback_term(f, np.zeros(n), hist), delta, levels)
+    pp = np.concatenate([hist, decided])  # pp[m + k] = P[k]
+    todo = np.arange(n)
+    final = 0  # pp[m:m + final] is the causal solution
+    for _ in range(sweeps):
+        acc = np.zeros(len(todo))
+        for i in range(m):  # the order of feedback_term: the same bits
+            acc += f[i] * pp[m - 1 - i + todo]
+        new = decide(j[todo], v_side[todo] + acc, delta, levels)
+        changed = todo[new != pp[m + todo]]
+        if len(changed) == 0:
+            decided = pp[m:]
+            return v_side + feedback_term(f, decided, hist), decided
+        pp[m + todo] = new
+        final = int(changed[0]) + 1
+        # the next pass: every sample within m after a changed decision
+        todo = np.unique((changed[:, None] + np.arange(1, m + 1)[None, :]).ravel())
+        todo = todo[todo < n]
+        if len(todo) == 0:
+            decided = pp[m:]
+            return v_side + feedback_term(f, decided, hist), decided
+    alpha = levels * delta
+    pl = pp.tolist()
+    taps = [float(t) for t in f]
+    for k in range(final, n):
+        acc_k = 0.0
+        for i in range(m):
+            acc_k += taps[i] * pl[m + k - 1 - i]
+        vk = float(v_side[k]) + acc_k
+        jk = int(j[k])
+        if jk < 0:
+            pl[m + k] = vk
+        else:
+            base = jk * delta
+            pl[m + k] = base + math.floor((vk - base) / alpha + 0.5) * alpha
+    decided = np.array(pl[m:])
+    return v_side + feedback_term(f, decided, hist), decided
 
 
 def coset_pick(j: np.ndarray, v: np.ndarray, delta: float, levels: int) -> np.ndarray:
@@ -123,10 +224,11 @@ def coset_pick(j: np.ndarray, v: np.ndarray, delta: float, levels: int) -> np.nd
 
 
 def reconstruct_u(j: np.ndarray, v: np.ndarray, p: CodecParams) -> np.ndarray:
-    """U-hat from indices and V: the nearest coset point (sigma = 0) or the posterior mean (sigma > 0)."""
-    if p.sigma > 0:
-        return coset_posterior_mean(j, v, p.delta, p.levels, p.sigma)
-    return coset_pick(j, v, p.delta, p.levels)
+    """U-hat from indices and V: the nearest coset point (sigma = 0) or the posterior mean (sigma > 0);
+    V itself where j < 0 (not received)."""
+    jj = np.maximum(j, 0)
+    u = coset_posterior_mean(jj, v, p.delta, p.levels, p.sigma) if p.sigma > 0 else coset_pick(jj, v, p.delta, p.levels)
+    return np.where(j < 0, v, u)
 
 
 SOFT_NEIGHBOURS = 3  # cosets each side of the nearest one that the posterior mean sums over

@@ -1,9 +1,9 @@
 """The model file: one JSON document that defines a trained codec. Read with the standard library and numpy only.
 
     {
-      "format": "wzcodec-model", "format_version": 1,
+      "format": "wzcodec-model", "format_version": 3,
       "rate_bits": R, "delta": float,
-      "taps": {"a": [...], "b": [...], "c": [...], "e": [...]},
+      "taps": {"a": [...], "b": [...], "c": [...], "e": [...], "f": [...]},   ("f": version 3, only if not empty)
       "normalization": {"x_offset": float, "x_scale": float, "y_offset": float, "y_scale": float},
       "decoder": {"sigma": float},          (version 2; absent or 0: the nearest-coset decoder)
       "fingerprint": "16 hex digits: sha256 of the canonical JSON of the fields above",
@@ -27,8 +27,8 @@ from .codec import CodecParams
 from .errors import WzError
 
 FORMAT = "wzcodec-model"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)  # 1: no "decoder" section (nearest-coset decoding)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)  # 1: no "decoder" section (nearest-coset decoding); 1, 2: no feedback taps "f"
 MAX_TAPS = 64
 
 
@@ -41,10 +41,11 @@ def _constants(p: CodecParams) -> dict[str, Any]:
     consts: dict[str, Any] = {
         "rate_bits": int(p.rate_bits),
         "delta": float(p.delta),
-        "taps": {k: [float(v) for v in getattr(p, k)] for k in ("a", "b", "c", "e")},
+        "taps": {k: [float(v) for v in getattr(p, k)] for k in ("a", "b", "c", "e", "f") if k != "f" or len(p.f)},
         "normalization": {k: float(getattr(p, k)) for k in ("x_offset", "x_scale", "y_offset", "y_scale")},
     }
-    if p.sigma > 0:  # absent for the nearest-coset decoder, so version-1 fingerprints stay valid
+    # "decoder" and "f" are absent when unused, so fingerprints of earlier versions stay valid
+    if p.sigma > 0:
         consts["decoder"] = {"sigma": float(p.sigma)}
     return consts
 
@@ -100,6 +101,8 @@ def from_dict(doc: Any, where: str = "model") -> tuple[CodecParams, dict[str, An
         if not isinstance(rate, int) or isinstance(rate, bool) or not 1 <= rate <= 8:
             raise WzError(f"{where}: rate_bits must be an integer in 1..8, got {rate!r}")
         taps = {k: _floats(doc["taps"].get(k, []), f"taps.{k}", where) for k in ("a", "b", "c", "e")}
+        if version >= 3:
+            taps["f"] = _floats(doc["taps"].get("f", []), "taps.f", where)
         norm = {k: _float(doc["normalization"][k], f"normalization.{k}", where) for k in ("x_offset", "x_scale", "y_offset", "y_scale")}
         delta = _float(doc["delta"], "delta", where)
         dec = doc.get("decoder", {}) if version >= 2 else {}

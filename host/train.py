@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .codec import CodecParams, Fir, coset_pick, decode, encode, reconstruct_u, run_sqnr_db
+from .codec import CodecParams, Feedback, Fir, coset_pick, decode, encode, feedback_term, reconstruct_u, run_sqnr_db
 from .errors import WzError
 from .surrogate import Surrogate
 from .trainset import TrainConfig, TrainData, TrainResult, prepare  # noqa: F401 (re-exported)
@@ -73,11 +73,13 @@ def hard_mse(p: CodecParams, segments: list[tuple[np.ndarray, np.ndarray]]) -> f
 
 
 Segments = list[tuple[np.ndarray, np.ndarray]]
-Refit = tuple[int, int] | None  # (c taps, e taps) to re-fit by least squares at every step tried, or None
+# (c taps, e taps, f taps) re-fitted by least squares at every step tried (f taps 0: b and f stay), or None
+Refit = tuple[int, int, int] | None
+Filtered = list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 
 
-def _filtered(p: CodecParams, segments: Segments) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """(x, y, U, V) per segment: the encoder and side-information filter outputs do not depend on delta."""
+def _filtered(p: CodecParams, segments: Segments) -> Filtered:
+    """(x, y, U, V side part) per segment: the encoder and side-information filter outputs do not depend on delta."""
     return [(x, y, Fir(p.a)(x), Fir(p.b)(y)) for x, y in segments]
 
 
@@ -85,24 +87,78 @@ def _lag(v: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate([np.zeros(k), v[: len(v) - k]])
 
 
-def fit_reconstruction(p: CodecParams, segments: Segments, c_taps: int, e_taps: int, _pre=None) -> CodecParams:
+def _solve(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    # normal equations of a few dozen well-scaled columns: as accurate as lstsq and much faster
+    return np.linalg.solve(gram + 1e-12 * np.trace(gram) * np.eye(len(rhs)), rhs)
+
+
+def _quantized(u: np.ndarray, delta: float) -> np.ndarray:
+    """Q(U): what the decoder's decision P is wherever the coset is right."""
+    return np.floor(u / delta + 0.5) * delta
+
+
+def fit_side(p: CodecParams, pre: Filtered, f_taps: int) -> CodecParams:
+    """Least-squares V: b on Y (as many taps as p.b) and f on the past decisions, teacher-forced.
+
+    Wherever the cosets are right the decisions are exactly Q(U), so regressing U on Y[n-i] and Q(U)[n-1-i]
+    fits the real decoder's V; the hard scan then measures what wrong cosets cost through the feedback.
+    """
+    nb = len(p.b)
+    warm = max(nb - 1, f_taps)
+    m = nb + f_taps
+    gram, rhs = np.zeros((m, m)), np.zeros(m)
+    for _, y, u, _ in pre:
+        q = _quantized(u, p.delta)
+        a = np.column_stack([_lag(y, k) for k in range(nb)] + [_lag(q, k + 1) for k in range(f_taps)])[warm:]
+        gram += a.T @ a
+        rhs += a.T @ u[warm:]
+    w = _solve(gram, rhs)
+    return p.replace(b=w[:nb], f=w[nb:])
+
+
+def _decoded(p: CodecParams, pre: Filtered) -> Filtered:
+    """(x, y, U, V) per segment with V as p's decoder computes it (feedback included), each from a fresh state."""
+    out = []
+    for x, y, u, vs in pre:
+        j = np.mod(np.floor(u / p.delta + 0.5), p.levels).astype(np.int64)
+        out.append((x, y, u, Feedback(p)(j, vs)))
+    return out
+
+
+def _teacher_forced_error(p: CodecParams, pre: Filtered) -> np.ndarray:
+    """U - V with the decisions right everywhere (V's error when no coset was missed), all segments."""
+    return np.concatenate([u - vs - feedback_term(p.f, _quantized(u, p.delta), np.zeros(len(p.f))) for _, _, u, vs in pre])
+
+
+def fit_reconstruction(p: CodecParams, segments: Segments, c_taps: int, e_taps: int, _dec: Filtered | None = None) -> CodecParams:
     """Least-squares reconstruction taps for p's decoder (hard or soft): c on U-hat, e on Y.
 
     X-hat = sum c_i U-hat[n-i] + sum e_i Y[n-i] is linear in (c, e) once the cosets are decided, so the
     MSE-optimal taps for the real decoder on the training data are one least-squares solve away.
     """
-    pre = _pre if _pre is not None else _filtered(p, segments)
+    dec = _dec if _dec is not None else _decoded(p, _filtered(p, segments))
     warm = max(c_taps, e_taps, 1) - 1
     m = c_taps + e_taps
     gram, rhs = np.zeros((m, m)), np.zeros(m)
-    for x, y, u, v in pre:
-        uh = reconstruct_u(np.mod(np.floor(u / p.delta + 0.5), p.levels), v, p)
+    for x, y, u, v in dec:
+        uh = reconstruct_u(np.mod(np.floor(u / p.delta + 0.5), p.levels).astype(np.int64), v, p)
         a = np.column_stack([_lag(uh, k) for k in range(c_taps)] + [_lag(y, k) for k in range(e_taps)])[warm:]
         gram += a.T @ a
         rhs += a.T @ x[warm:]
-    # normal equations: 10 well-scaled columns, so this is as accurate as lstsq and 15x faster
-    w = np.linalg.solve(gram + 1e-12 * np.trace(gram) * np.eye(m), rhs)
+    w = _solve(gram, rhs)
     return p.replace(c=w[:c_taps], e=w[c_taps:])
+
+
+def _at_step(p: CodecParams, pre: Filtered, delta: float, refit: Refit) -> tuple[CodecParams, Filtered, Filtered]:
+    """p at step `delta` with its re-fitted taps -> (params, filtered segments, decoded segments)."""
+    pd = p.replace(delta=float(delta))
+    if refit and refit[2]:
+        pd = fit_side(pd, pre[:4], refit[2])
+        pre = [(x, y, u, Fir(pd.b)(y)) for x, y, u, _ in pre]
+    dec = _decoded(pd, pre)
+    if refit:
+        pd = fit_reconstruction(pd, [], refit[0], refit[1], _dec=dec[:4])
+    return pd, pre, dec
 
 
 def _scan(p: CodecParams, segments: Segments, deltas: np.ndarray, risk: float = 1.0, block: int = 200_000,
@@ -110,25 +166,26 @@ def _scan(p: CodecParams, segments: Segments, deltas: np.ndarray, risk: float = 
     """(robust MSE, params) for every step in `deltas`; see expected_mse_curve."""
     assert p.x_offset == 0 and p.x_scale == 1 and p.y_offset == 0 and p.y_scale == 1
     pre = _filtered(p, segments)
-    d = np.concatenate([u - v for _, _, u, v in pre])
-    mu, sd = float(d.mean()), float(d.std())
-    n = len(d)
+    n = sum(len(x) for x, _ in segments)
     out = []
     for delta in deltas:
-        pd = p.replace(delta=float(delta))
-        if refit:
-            pd = fit_reconstruction(pd, segments[:4], *refit, _pre=pre[:4])
+        pd, pre_d, dec = _at_step(p, pre, delta, refit)
+        d = _teacher_forced_error(pd, pre_d)
+        mu, sd = float(d.mean()), float(d.std())
         alpha = pd.levels * pd.delta
         gain = float(np.sum(pd.c**2))
         granular, hard, wrong = 0.0, 0.0, 0
-        for x, y, u, v in pre:
+        for x, y, u, v in dec:
             k = np.floor(u / pd.delta + 0.5)
             q = k * pd.delta
-            j = np.mod(k, pd.levels)
-            wrong += int(np.count_nonzero(np.rint((coset_pick(j, v, pd.delta, pd.levels) - q) / alpha)))
+            j = np.mod(k, pd.levels).astype(np.int64)
+            missed = np.rint((coset_pick(j, v, pd.delta, pd.levels) - q) / alpha) != 0
+            wrong += int(np.count_nonzero(missed))
             side = Fir(pd.e)(y)
-            granular += float(np.sum((x - Fir(pd.c)(q) - side) ** 2))
-            hard += float(np.sum((x - Fir(pd.c)(reconstruct_u(j, v, pd)) - side) ** 2))
+            u_hat = reconstruct_u(j, v, pd)
+            # the granular part: the decoder's own U-hat (soft or hard) wherever it picked the right coset
+            granular += float(np.sum((x - Fir(pd.c)(np.where(missed, q, u_hat)) - side) ** 2))
+            hard += float(np.sum((x - Fir(pd.c)(u_hat) - side) ** 2))
         s = math.sqrt(sd**2 + pd.delta**2 / 12)
         p_gauss = 0.5 * (math.erfc((alpha / 2 - mu) / (s * math.sqrt(2))) + math.erfc((alpha / 2 + mu) / (s * math.sqrt(2))))
         expected = n * p_gauss
@@ -161,35 +218,44 @@ def expected_mse_curve(p: CodecParams, segments: Segments, deltas: np.ndarray, r
 
 def refine_delta(p: CodecParams, segments: Segments, span: float = 0.5, step: float = 0.02,
                  refit: Refit = None) -> CodecParams:
-    """Re-search the step on the hard system over delta * exp([-span, span]) (see expected_mse_curve);
-    returns the best step's params (with its re-fitted reconstruction taps when `refit`)."""
-    logs = np.arange(-span, span + step / 2, step)
-    scored = _scan(p, segments, p.delta * np.exp(logs), refit=refit)
+    """Re-search the step on the hard system over delta * exp([-span, span]) to `step` in log (see
+    expected_mse_curve), coarse (4 steps apart) then fine around the best; returns the best step's params
+    (with its re-fitted taps when `refit`)."""
+    coarse = np.arange(-span, span + step / 2, 4 * step)
+    best = min(_scan(p, segments, p.delta * np.exp(coarse), refit=refit), key=lambda t: t[0])
+    fine = np.log(best[1].delta / p.delta) + np.array([-3, -2, -1, 1, 2, 3]) * step
+    scored = _scan(p, segments, p.delta * np.exp(fine), refit=refit) + [best]
     return min(scored, key=lambda t: t[0])[1]
 
 
-def decoder_side_refinement(p: CodecParams, segments: Segments, c_taps: int, e_taps: int, soft: bool) -> CodecParams:
-    """The decoder-side levers after SGD: step and least-squares reconstruction (c on U-hat, e on Y)
-    searched together on the hard system; then, if `soft`, the posterior-mean coset decoder with sigma the
-    measured std of U - V, and one more short joint search."""
-    p = refine_delta(p, segments, refit=(c_taps, e_taps))
+def decoder_side_refinement(p: CodecParams, segments: Segments, c_taps: int, e_taps: int, soft: bool,
+                            f_taps: int = 0) -> CodecParams:
+    """The decoder-side levers after SGD: step and least-squares reconstruction (c on U-hat, e on Y) --
+    and with `f_taps`, V from Y and the decoder's past decisions (fit_side) -- searched together on the hard
+    system; then, if `soft`, the posterior-mean coset decoder with sigma the std of U - V where the cosets
+    are right, and one more joint search."""
+    refit = (c_taps, e_taps, f_taps)
+    p = refine_delta(p, segments, refit=refit)
     if soft:
-        d = np.concatenate([u - v for _, _, u, v in _filtered(p, segments)])
-        p = refine_delta(p.replace(sigma=float(d.std())), segments, span=0.1, step=0.05, refit=(c_taps, e_taps))
+        d = _teacher_forced_error(p, _filtered(p, segments))
+        # the soft decoder's best step is larger than the hard one's: it recovers more from near-misses
+        p = refine_delta(p.replace(sigma=float(d.std())), segments, span=0.3, step=0.05, refit=refit)
     return p
 
 
-def no_filter_params(data: TrainData, rate: int, taps: int, refit: Refit = None) -> CodecParams:
+def no_filter_params(data: TrainData, rate: int, taps: int, refit: Refit = None, side_taps: int = 0) -> CodecParams:
     """The binning baseline: a = b = c = delta function, best step on the training data (normalized units).
 
-    With `refit` = (c taps, e taps), the reconstruction taps are least-squares fits instead of a delta.
+    With `refit` (see Refit), the reconstruction taps are least-squares fits instead of a delta, and V also
+    weighs the past decisions if its f taps > 0; with `side_taps`, V starts as the least-squares estimate of X
+    from that many taps of Y instead of Y itself: together the nested scalar quantizer with a linear MMSE decoder.
     """
     d = np.zeros(taps)
     d[0] = 1.0
-    _, sigma = _ls_side_filter(data, 1)
-    p = CodecParams(rate, 6 * sigma / (1 << rate), d, d, d)
+    b, sigma = _ls_side_filter(data, side_taps) if side_taps else (d, _ls_side_filter(data, 1)[1])
+    p = CodecParams(rate, 6 * sigma / (1 << rate), d, b, d)
     # wide: at low rates on strongly correlated data the best step can be tiny (the bits barely help)
-    p = refine_delta(p, data.train, span=3.0, step=0.1, refit=refit)
+    p = refine_delta(p, data.train, span=3.0, step=0.1, refit=refit and refit[:2] + (0,))
     return refine_delta(p, data.train, refit=refit)
 
 
@@ -218,6 +284,7 @@ def _train(data: TrainData, cfg: TrainConfig, dev: torch.device, progress, t0: f
     b0, _ = _ls_side_filter(data, side_taps)
     _, sigma_e = _ls_side_filter(data, cfg.taps)  # the step's scale stays tied to the paper's 5 taps
     e_taps = side_taps if cfg.plus else 0
+    f_taps = cfg.feedback_taps if cfg.plus else 0
     warm = cfg.taps - 1
     windows = _windows(data, cfg.window, warm)
     steps_per_epoch = max(1, len(windows[0]) // cfg.windows_per_step)
@@ -245,11 +312,11 @@ def _train(data: TrainData, cfg: TrainConfig, dev: torch.device, progress, t0: f
                 if progress:
                     progress(done, total, f"start {si + 1}/{len(cfg.starts)} loss {loss.item():.4g}")
         p = _to_params(m, data, cfg.rate_bits)
-        p = decoder_side_refinement(p, data.train, cfg.taps, e_taps, soft=True) if cfg.plus else refine_delta(p, data.train)
+        p = decoder_side_refinement(p, data.train, cfg.taps, e_taps, True, f_taps) if cfg.plus else refine_delta(p, data.train)
         candidates.append((_val_score(p, data), p, f"sgd start {si + 1} (alpha0 {alpha0:.3g})"))
     if cfg.plus:
-        base = no_filter_params(data, cfg.rate_bits, cfg.taps, refit=(cfg.taps, e_taps))
-        base = decoder_side_refinement(base, data.train, cfg.taps, e_taps, soft=True)
+        base = no_filter_params(data, cfg.rate_bits, cfg.taps, refit=(cfg.taps, e_taps, f_taps), side_taps=side_taps)
+        base = decoder_side_refinement(base, data.train, cfg.taps, e_taps, True, f_taps)
     else:
         base = no_filter_params(data, cfg.rate_bits, cfg.taps)
     candidates.append((_val_score(base, data), base, "no-filter baseline"))

@@ -38,6 +38,7 @@ class TrainConfig:
     # "paper": the paper's system (nearest-coset decoder, X-hat from U-hat only), made reliable.
     recipe: str = "plus"
     side_taps: int | None = 16  # "plus": length of the decoder's side-information filters b and e (None: taps)
+    feedback_taps: int = 16  # "plus": past decoder decisions in V (f taps; 0: V from Y alone)
 
     @property
     def plus(self) -> bool:

@@ -20,7 +20,8 @@ def model(tmp_path_factory):
 
 def test_train_writes_a_model_with_metadata(model):
     doc = json.loads(model.read_text())
-    assert doc["format_version"] == 2 and doc["rate_bits"] == 3 and len(doc["taps"]["a"]) == 5
+    assert doc["format_version"] == 3 and doc["rate_bits"] == 3 and len(doc["taps"]["a"]) == 5
+    assert len(doc["taps"]["f"]) == 16  # the default recipe feeds the decisions back
     assert doc["training"]["seed"] == 0 and doc["training"]["epochs"] == 2
     assert doc["training"]["validation_sqnr_db"] > 20
 

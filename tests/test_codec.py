@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from host.codec import CodecParams, Decoder, Encoder, coset_pick, decode, encode, run_sqnr_db
+from host.codec import CodecParams, Decoder, Encoder, Feedback, coset_pick, decode, encode, run_sqnr_db
 from host.scenarios import realization
 
 
@@ -74,3 +74,61 @@ def test_sqnr_improves_with_rate_for_a_sensible_codec():
     d = np.array([1.0])
     s = [run_sqnr_db(CodecParams(r, 1.2 / 2**r, d, d, d), x, y) for r in (2, 4)]
     assert s[1] > s[0] + 5
+
+
+def feedback_params(rate=2, sigma=0.0):
+    return params(rate, e=[0.1]).replace(f=[0.4, -0.2, 0.05], sigma=sigma)
+
+
+def per_sample_decode(p, j, y):
+    """The decoder's definition, one sample at a time in plain Python (the decisions P feed V back)."""
+    yn = ((y - p.y_offset) / p.y_scale).tolist()
+    alpha = p.levels * p.delta
+    decided, out = [0.0] * len(p.f), []
+    for n in range(len(j)):
+        v = sum(float(p.b[i]) * yn[n - i] for i in range(len(p.b)) if n - i >= 0)
+        v += sum(float(p.f[i]) * decided[-1 - i] for i in range(len(p.f)))
+        base = int(j[n]) * p.delta
+        decided.append(v if j[n] < 0 else base + np.floor((v - base) / alpha + 0.5) * alpha)
+        out.append(v)
+    return np.array(out), np.array(decided[len(p.f):])
+
+
+@pytest.mark.parametrize("rate", [1, 2, 5])
+def test_feedback_decoder_follows_its_definition(rate):
+    p = feedback_params(rate)
+    j = encode(p, X)
+    j[::97] = -1  # not received
+    want_v, want_p = per_sample_decode(p, j, Y)
+    dec = Decoder(p)
+    yn = (Y - p.y_offset) / p.y_scale
+    v = dec.feedback(j, dec.fir_b(yn))
+    assert np.allclose(v, want_v, rtol=0, atol=1e-12)
+    assert np.allclose(dec.feedback.hist, want_p[-len(p.f):], rtol=0, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(cuts=st.lists(st.integers(0, len(X)), max_size=12), rate=st.sampled_from([1, 3]), soft=st.booleans(),
+       sweeps=st.sampled_from([0, 1, 64]))
+def test_feedback_streaming_equals_batch_bit_for_bit(cuts, rate, soft, sweeps):
+    # sweeps = 0 forces the sample-by-sample finish: it must give the same bits as the vectorized passes
+    p = feedback_params(rate, sigma=0.04 if soft else 0.0)
+    j = encode(p, X)
+    want = decode(p, j, Y)
+    bounds = [0] + sorted(cuts) + [len(X)]
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(Feedback, "SWEEPS", sweeps)
+        m.setattr(Feedback, "BLOCK", 700)
+        dec = Decoder(p)
+        got = np.concatenate([dec.decode(j[a:b], Y[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
+    assert np.array_equal(got, want)
+
+
+def test_missing_index_decodes_from_side_information_alone():
+    p = params(2)
+    j = encode(p, X)
+    lost = j.copy()
+    lost[1000:1010] = -1
+    a, b = decode(p, j, Y), decode(p, lost, Y)
+    assert np.array_equal(a[:1000], b[:1000]) and np.all(np.isfinite(b))
+    assert np.array_equal(a[1010 + p.history :], b[1010 + p.history :])  # no feedback: the loss ends with the filters

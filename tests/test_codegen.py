@@ -165,7 +165,7 @@ def test_decoder_module_has_no_wzcodec_or_torch_dependency():
     tree = ast.parse((DEVICE / "decoder.py").read_text())
     mods = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     mods |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    assert mods == {"numpy"}
+    assert mods <= {"numpy", "math"}  # numpy and the standard library only
 
 
 def test_main_renders_board_settings():
@@ -299,3 +299,20 @@ def test_soft_decoder_module_equals_reference_decoder(sigma):
     got = np.concatenate([dec.decode(j[:1234], y[:1234]), dec.decode(j[1234:], y[1234:])])
     assert np.array_equal(got, want)
     assert not np.array_equal(want, codec.Decoder(p.replace(sigma=0.0)).decode(j, y))  # soft is in use
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.05])
+def test_feedback_decoder_module_equals_reference_decoder(sigma, monkeypatch):
+    p, _ = generated("B", 1)
+    p = p.replace(sigma=sigma, f=[0.35, -0.15, 0.02])
+    gen = generate(p, choose_mapping(p, 0, 4095)[0])
+    dec = load_module(gen.files["decoder.py"], "decoder")["Decoder"]()
+    rng = np.random.default_rng(4)
+    n = 6000
+    j = rng.integers(-1, 2, n)  # R = 1 at random: many wrong decisions, long chains; -1 = not received
+    y = rng.normal(p.y_offset, p.y_scale, n)
+    monkeypatch.setattr(codec.Feedback, "SWEEPS", 2)  # the reference finishes sample by sample, the module not
+    want = codec.Decoder(p).decode(j, y)
+    got = np.concatenate([dec.decode(j[:2345], y[:2345]), dec.decode(j[2345:], y[2345:])])
+    assert np.array_equal(got, want)
+    assert not np.array_equal(want, codec.Decoder(p.replace(f=[])).decode(j, y))  # feedback is in use

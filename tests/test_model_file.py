@@ -31,6 +31,20 @@ def test_round_trip_is_exact(tmp_path):
     assert model_file.fingerprint(q) == model_file.fingerprint(P)
 
 
+def test_feedback_taps_round_trip_and_older_fingerprints_stay(tmp_path):
+    f = tmp_path / "m.json"
+    pf = P.replace(f=[0.3, -0.1])
+    model_file.save(f, pf)
+    q, _ = model_file.load(f)
+    assert np.array_equal(q.f, pf.f) and model_file.fingerprint(q) == model_file.fingerprint(pf)
+    assert model_file.fingerprint(pf) != model_file.fingerprint(P)
+    # no feedback: the constants, and so the fingerprint, of a version-2 file are unchanged
+    doc = model_file.to_dict(P)
+    assert "f" not in doc["taps"]
+    doc["format_version"] = 2
+    assert model_file.fingerprint(model_file.from_dict(doc)[0]) == doc["fingerprint"]
+
+
 def test_loading_needs_neither_torch_nor_training(tmp_path):
     f = tmp_path / "m.json"
     model_file.save(f, P)

@@ -101,8 +101,10 @@ def _feedback_decisions(j, v_side, hist):
             break
         pp[m + todo] = new
         final = int(changed[0]) + 1
-        todo = np.unique((changed[:, None] + np.arange(1, m + 1)[None, :]).ravel())
-        todo = todo[todo < n]
+        mark = np.zeros(n + m + 1, dtype=bool)
+        for k in range(1, m + 1):
+            mark[changed + k] = True
+        todo = np.flatnonzero(mark[:n])
         if len(todo) == 0:
             break
     else:

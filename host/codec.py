@@ -130,9 +130,12 @@ class Feedback:
     BLOCK = 4096  # samples solved together
     SWEEPS = 64  # vectorized passes per block before finishing it sample by sample
 
-    def __init__(self, params: CodecParams):
+    def __init__(self, params: CodecParams, strict: bool = False):
+        """strict: raise FeedbackRunaway instead of finishing a block sample by sample (training's step
+        search: a chain of more than SWEEPS decisions each overturning the next is runaway error propagation)."""
         self.p = params
         self.f = np.asarray(params.f, dtype=np.float64)
+        self.strict = strict
         self.reset()
 
     def reset(self) -> None:
@@ -145,10 +148,14 @@ class Feedback:
         out = []
         for s in range(0, len(j), self.BLOCK):
             v, decided = feedback_decisions(j[s : s + self.BLOCK], v_side[s : s + self.BLOCK], self.f, self.hist,
-                                            self.p.delta, self.p.levels, self.SWEEPS)
+                                            self.p.delta, self.p.levels, self.SWEEPS, self.strict)
             self.hist = np.concatenate([self.hist, decided])[-len(self.f) :]
             out.append(v)
         return np.concatenate(out) if out else np.zeros(0)
+
+
+class FeedbackRunaway(Exception):
+    """A strict Feedback met a chain of decisions too long to solve by vectorized passes."""
 
 
 def feedback_term(f: np.ndarray, decided: np.ndarray, hist: np.ndarray) -> np.ndarray:
@@ -167,7 +174,7 @@ def decide(j: np.ndarray, v: np.ndarray, delta: float, levels: int) -> np.ndarra
 
 
 def feedback_decisions(j: np.ndarray, v_side: np.ndarray, f: np.ndarray, hist: np.ndarray, delta: float,
-                       levels: int, sweeps: int = 64) -> tuple[np.ndarray, np.ndarray]:
+                       levels: int, sweeps: int = 64, strict: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Solve V[n] = v_side[n] + sum_i f_i P[n-1-i], P[n] = decide(j[n], V[n]) causally -> (V, P), shape (n,) each.
 
     Fixed-point passes P^(k+1) = decide(j, v_side + feedback(P^k)), each recomputing only the samples whose
@@ -193,11 +200,15 @@ def feedback_decisions(j: np.ndarray, v_side: np.ndarray, f: np.ndarray, hist: n
         pp[m + todo] = new
         final = int(changed[0]) + 1
         # the next pass: every sample within m after a changed decision
-        todo = np.unique((changed[:, None] + np.arange(1, m + 1)[None, :]).ravel())
-        todo = todo[todo < n]
+        mark = np.zeros(n + m + 1, dtype=bool)
+        for k in range(1, m + 1):
+            mark[changed + k] = True
+        todo = np.flatnonzero(mark[:n])
         if len(todo) == 0:
             decided = pp[m:]
             return v_side + feedback_term(f, decided, hist), decided
+    if strict:
+        raise FeedbackRunaway(f"decisions still changing after {sweeps} passes")
     alpha = levels * delta
     pl = pp.tolist()
     taps = [float(t) for t in f]

@@ -2,10 +2,11 @@
 
 SGD from a poor step size can collapse to a useless codec. Training therefore runs several starts from
 step sizes spread around a data-driven guess, then scores every candidate -- and the no-filter binning
-baseline -- with the *hard* codec on a validation part after a robust step search on the hard system,
-and keeps the best. The default recipe ("plus") then also fits the decoder side on the real system:
-least-squares reconstruction taps (with side information) for every step tried, and the posterior-mean
-coset decoder. Seeds fix every random draw; CPU by default, CUDA when present.
+baseline -- with the *hard* codec on held-out and training data after a robust step search on the hard
+system, and keeps the best. The default recipe ("plus") then also fits the decoder side on the real
+system for every step tried: V from Y and the decoder's own past decisions (teacher-forced least squares),
+least-squares reconstruction taps (with side information), and the posterior-mean coset decoder. Seeds
+fix every random draw; CPU by default, CUDA when present.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from typing import Callable
 
 import numpy as np
 import torch
+from scipy.special import ndtri
 
-from .codec import CodecParams, Feedback, Fir, coset_pick, decode, encode, feedback_term, reconstruct_u, run_sqnr_db
+from .codec import (CodecParams, Feedback, FeedbackRunaway, Fir, coset_pick, decode, encode, feedback_term, reconstruct_u,
+                    run_sqnr_db)
 from .errors import WzError
 from .surrogate import Surrogate
 from .trainset import TrainConfig, TrainData, TrainResult, prepare  # noqa: F401 (re-exported)
@@ -60,10 +63,15 @@ def _windows(data: TrainData, window: int, warm: int) -> tuple[torch.Tensor, tor
 
 
 def _val_score(p: CodecParams, data: TrainData) -> float:
-    """Robust validation SQNR (dB) for choosing among candidates: a few rare wrong-coset picks on the
-    validation part must not decide between codecs that are equally good (see expected_mse_curve)."""
-    x, _ = data.val
-    return float(10 * np.log10(np.var(x) / expected_mse_curve(p, [data.val], np.array([p.delta]))[0]))
+    """Robust SQNR (dB) for choosing among candidates, on the validation and the training parts together: a
+    few rare wrong-coset picks must not decide between codecs that are equally good (see expected_mse_curve),
+    and candidates a few hundredths of a dB apart need more than the validation part's samples to tell
+    apart. A candidate's constants are a few dozen numbers fitted to 200,000 samples: the training part
+    flatters none of them measurably."""
+    segments = [*data.train, data.val]
+    var = float(np.var(np.concatenate([x for x, _ in segments])))
+    mse = float(expected_mse_curve(p, segments, np.array([p.delta]))[0])
+    return float(10 * np.log10(var / mse)) if math.isfinite(mse) else -math.inf
 
 
 def hard_mse(p: CodecParams, segments: list[tuple[np.ndarray, np.ndarray]]) -> float:
@@ -116,18 +124,24 @@ def fit_side(p: CodecParams, pre: Filtered, f_taps: int) -> CodecParams:
     return p.replace(b=w[:nb], f=w[nb:])
 
 
-def _decoded(p: CodecParams, pre: Filtered) -> Filtered:
-    """(x, y, U, V) per segment with V as p's decoder computes it (feedback included), each from a fresh state."""
+def _decoded(p: CodecParams, pre: Filtered) -> Filtered | None:
+    """(x, y, U, V) per segment with V as p's decoder computes it (feedback included), each from a fresh
+    state; None where the feedback runs away (a wrong decision overturning the next, and so on)."""
     out = []
     for x, y, u, vs in pre:
         j = np.mod(np.floor(u / p.delta + 0.5), p.levels).astype(np.int64)
-        out.append((x, y, u, Feedback(p)(j, vs)))
+        try:
+            out.append((x, y, u, Feedback(p, strict=True)(j, vs)))
+        except FeedbackRunaway:
+            return None
     return out
 
 
 def _teacher_forced_error(p: CodecParams, pre: Filtered) -> np.ndarray:
-    """U - V with the decisions right everywhere (V's error when no coset was missed), all segments."""
-    return np.concatenate([u - vs - feedback_term(p.f, _quantized(u, p.delta), np.zeros(len(p.f))) for _, _, u, vs in pre])
+    """U - V with the decisions right everywhere (V's error when no coset was missed), all segments after
+    their start-up transients."""
+    return np.concatenate([(u - vs - feedback_term(p.f, _quantized(u, p.delta), np.zeros(len(p.f))))[p.history :]
+                           for _, _, u, vs in pre])
 
 
 def fit_reconstruction(p: CodecParams, segments: Segments, c_taps: int, e_taps: int, _dec: Filtered | None = None) -> CodecParams:
@@ -137,6 +151,8 @@ def fit_reconstruction(p: CodecParams, segments: Segments, c_taps: int, e_taps: 
     MSE-optimal taps for the real decoder on the training data are one least-squares solve away.
     """
     dec = _dec if _dec is not None else _decoded(p, _filtered(p, segments))
+    if dec is None:
+        raise WzError("the decoder's feedback runs away on this data: refit without it (feedback taps 0)")
     warm = max(c_taps, e_taps, 1) - 1
     m = c_taps + e_taps
     gram, rhs = np.zeros((m, m)), np.zeros(m)
@@ -156,9 +172,25 @@ def _at_step(p: CodecParams, pre: Filtered, delta: float, refit: Refit) -> tuple
         pd = fit_side(pd, pre[:4], refit[2])
         pre = [(x, y, u, Fir(pd.b)(y)) for x, y, u, _ in pre]
     dec = _decoded(pd, pre)
-    if refit:
+    if refit and dec is not None:
         pd = fit_reconstruction(pd, [], refit[0], refit[1], _dec=dec[:4])
     return pd, pre, dec
+
+
+def _miss_cost(p: CodecParams, s: float, points: int = 64) -> float:
+    """Expected squared U error of one wrong-coset pick under the Gaussian model (q - V ~ N(0, s^2) beyond
+    J*delta/2): (J*delta)^2 for the nearest-point decoder; less for the posterior mean, which hedges between
+    the two cells it cannot tell apart. Quadrature over the tail's quantiles and the position in the cell."""
+    alpha = p.levels * p.delta
+    tail = 0.5 * math.erfc(alpha / 2 / (s * math.sqrt(2)))
+    if p.sigma <= 0 or tail <= 0:
+        return alpha**2
+    e = -ndtri(tail * (np.arange(points) + 0.5) / points) * s  # quantiles of the upper tail (the lower mirrors it)
+    g = (np.arange(8) + 0.5) / 8 * p.delta - p.delta / 2  # U within its cell
+    ee, gg = np.meshgrid(e, g)
+    # the right cell is centred at 0 (coset 0); V lies e below it, so the nearest point of coset 0 is alpha away
+    u_hat = reconstruct_u(np.zeros(ee.size, dtype=np.int64), -ee.ravel(), p)
+    return float(np.mean((gg.ravel() - u_hat) ** 2))
 
 
 def _scan(p: CodecParams, segments: Segments, deltas: np.ndarray, risk: float = 1.0, block: int = 200_000,
@@ -166,34 +198,40 @@ def _scan(p: CodecParams, segments: Segments, deltas: np.ndarray, risk: float = 
     """(robust MSE, params) for every step in `deltas`; see expected_mse_curve."""
     assert p.x_offset == 0 and p.x_scale == 1 and p.y_offset == 0 and p.y_scale == 1
     pre = _filtered(p, segments)
-    n = sum(len(x) for x, _ in segments)
     out = []
     for delta in deltas:
         pd, pre_d, dec = _at_step(p, pre, delta, refit)
+        if dec is None:  # this step's feedback runs away: never a candidate
+            out.append((math.inf, pd))
+            continue
         d = _teacher_forced_error(pd, pre_d)
         mu, sd = float(d.mean()), float(d.std())
         alpha = pd.levels * pd.delta
         gain = float(np.sum(pd.c**2))
         granular, hard, wrong = 0.0, 0.0, 0
+        warm = pd.history  # every segment starts from a zero history: its start-up transient is not the codec
+        n = sum(len(x) - warm for x, _ in segments)
         for x, y, u, v in dec:
             k = np.floor(u / pd.delta + 0.5)
             q = k * pd.delta
             j = np.mod(k, pd.levels).astype(np.int64)
             missed = np.rint((coset_pick(j, v, pd.delta, pd.levels) - q) / alpha) != 0
-            wrong += int(np.count_nonzero(missed))
+            wrong += int(np.count_nonzero(missed[warm:]))
             side = Fir(pd.e)(y)
             u_hat = reconstruct_u(j, v, pd)
             # the granular part: the decoder's own U-hat (soft or hard) wherever it picked the right coset
-            granular += float(np.sum((x - Fir(pd.c)(np.where(missed, q, u_hat)) - side) ** 2))
-            hard += float(np.sum((x - Fir(pd.c)(u_hat) - side) ** 2))
+            granular += float(np.sum((x - Fir(pd.c)(np.where(missed, q, u_hat)) - side)[warm:] ** 2))
+            hard += float(np.sum((x - Fir(pd.c)(u_hat) - side)[warm:] ** 2))
         s = math.sqrt(sd**2 + pd.delta**2 / 12)
         p_gauss = 0.5 * (math.erfc((alpha / 2 - mu) / (s * math.sqrt(2))) + math.erfc((alpha / 2 + mu) / (s * math.sqrt(2))))
         expected = n * p_gauss
         if expected < 100 and wrong <= expected + 3 * math.sqrt(expected) + 3:
-            mse, p_wrong = granular / n + alpha**2 * gain * p_gauss, p_gauss  # rare: trust the fit
-        else:
-            mse, p_wrong = hard / n, wrong / n  # common, or more than the fit allows: as measured
-        out.append((mse + alpha**2 * gain * risk * math.sqrt(p_wrong / block), pd))
+            cost = _miss_cost(pd, s) * gain  # rare: trust the fit, for the count and what a pick costs
+            mse, p_wrong = granular / n + cost * p_gauss, p_gauss
+        else:  # common, or more than the fit allows: as measured
+            cost = max(hard - granular, 0.0) / wrong if wrong else 0.0  # a collapsed codec can gain from a "miss"
+            mse, p_wrong = hard / n, wrong / n
+        out.append((mse + cost * risk * math.sqrt(p_wrong / block), pd))
     return out
 
 
@@ -203,14 +241,16 @@ def expected_mse_curve(p: CodecParams, segments: Segments, deltas: np.ndarray, r
 
     At high rates a wrong coset (|Q(U) - V| > J*delta/2) is rare: a few events in 10^5 samples decide the
     measured MSE, so a raw optimum over delta, or a comparison of two codecs, is noise. Where a Gaussian
-    fit of D = U - V predicts fewer than 100 wrong picks, the MSE is the granular part (decoded with the
-    right cosets, measured on every sample) plus the predicted picks at their cost (J*delta)^2 * sum(c^2)
-    each -- unless more were observed than the fit allows (3 sigma of a Poisson count), as heavy-tailed
-    data can show. Otherwise (wrong picks common, or too many) the real decoder's MSE is used as measured.
-    Finally `risk` standard deviations of that term over a `block` of samples are added: negligible where
-    wrong picks are common (low rates), decisive where one pick costs a dB (R >= 6), so the step gives the
-    same quality on every block rather than a good average of lucky and unlucky ones. With `refit`, the
-    reconstruction taps are re-fitted (fit_reconstruction) at every step first.
+    fit of D = U - V (with every decision right) predicts fewer than 100 wrong picks, the MSE is the
+    granular part (the decoder's own output wherever it picked the right coset, measured on every sample)
+    plus the predicted picks at their modelled cost (_miss_cost, times sum(c^2)) -- unless more were
+    observed than the fit allows (3 sigma of a Poisson count), as heavy-tailed data can show. Otherwise
+    (wrong picks common, or too many) the real decoder's MSE is used as measured, and a pick costs what
+    the observed ones did. Finally `risk` standard deviations of the picks' count over a `block` of samples
+    are added at that cost: negligible where wrong picks are common (low rates), decisive where one pick
+    costs a dB (R >= 6), so the step gives the same quality on every block rather than a good average of
+    lucky and unlucky ones. Each segment's start-up transient (p.history samples) is left out. With
+    `refit`, the taps are re-fitted at every step first (see Refit).
     Expects `p` in the units of `segments` (identity normalization). Returns shape (len(deltas),).
     """
     return np.array([m for m, _ in _scan(p, segments, deltas, risk, block, refit)])
@@ -320,6 +360,10 @@ def _train(data: TrainData, cfg: TrainConfig, dev: torch.device, progress, t0: f
     else:
         base = no_filter_params(data, cfg.rate_bits, cfg.taps)
     candidates.append((_val_score(base, data), base, "no-filter baseline"))
+    if not math.isfinite(candidates[-1][0]) and f_taps:  # feedback runs away at every step: the baseline without
+        base = no_filter_params(data, cfg.rate_bits, cfg.taps, refit=(cfg.taps, e_taps, 0), side_taps=side_taps)
+        base = decoder_side_refinement(base, data.train, cfg.taps, e_taps, True, 0)
+        candidates.append((_val_score(base, data), base, "no-filter baseline without feedback"))
     candidates.sort(key=lambda c: -c[0])
     _, best, how = candidates[0]
     val = run_sqnr_db(best, *data.val)
@@ -329,7 +373,7 @@ def _train(data: TrainData, cfg: TrainConfig, dev: torch.device, progress, t0: f
         "epochs": cfg.epochs,
         "validation_sqnr_db": round(val, 4),
         "selected": how,
-        "candidates_val_score_db": {c[2]: round(c[0], 3) for c in candidates},
+        "candidates_score_db": {c[2]: round(c[0], 3) for c in candidates},  # train + validation, robust
         "config": {k: v for k, v in asdict(cfg).items() if k != "device"},
         "train_seconds": round(time.time() - t0, 2),
         "device": str(dev),

@@ -92,6 +92,35 @@ def test_lost_frames_are_marked_and_the_rest_is_exact(setup):
     assert np.array_equal(status == SETTLING, settle)
 
 
+def test_feedback_model_lost_samples_decode_from_side_information(setup, tmp_path):
+    # a model whose V weighs the decoder's past decisions (taps f, fitted as training does)
+    from host.train import _filtered, fit_side
+
+    params, _, x, y, j, _ = setup
+    xt, yt = realization("B", 20000, 12)
+    norm = lambda v, o, s: (v - o) / s  # noqa: E731
+    seg = [(norm(xt, params.x_offset, params.x_scale), norm(yt, params.y_offset, params.y_scale))]
+    unit = params.replace(x_offset=0.0, x_scale=1.0, y_offset=0.0, y_scale=1.0, b=np.zeros(16))
+    fitted = fit_side(unit, _filtered(unit, seg), 16)
+    fb = params.replace(b=fitted.b, f=fitted.f)
+    assert np.max(np.abs(fb.f)) > 0.01
+    path = tmp_path / "fb.json"
+    model_file.save(path, fb)
+    fp = model_file.fingerprint(fb)
+    ref = codec.decode(fb, j, y)
+    parts = frame_list(j, fp)
+    data = b"".join(b for k, s, b in parts if (k, s) != ("D", 640)) + frames.end_frame(len(j))
+    dec, x_hat, status, idx, _ = decode_bytes(data, y, model=path)
+    lost = np.zeros(len(j), bool)
+    lost[640:704] = True
+    # live = the offline decoder told which indices are missing (-1: decoded from Y alone), bit for bit
+    offline = codec.decode(fb, np.where(lost, -1, j), y)
+    ok = status == OK
+    assert np.array_equal(x_hat[ok], offline[ok]) and np.array_equal(status == LOST, lost)
+    assert dec.model.settle == load_model(MODEL).settle + 16 + 11  # the feedback and the longer b (16 taps, was 5)
+    assert np.array_equal(x_hat[ok], ref[ok])  # and, after settling, the uninterrupted decode again
+
+
 def test_wrong_model_is_refused_naming_both_fingerprints(setup):
     params, fp, x, y, j, ref = setup
     other = model_file.fingerprint(model_file.load(ROOT / "tests" / "fixtures" / "models" / "C_R4.json")[0])

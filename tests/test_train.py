@@ -86,3 +86,46 @@ def test_offsets_units_and_drift_do_not_break_training(rate, tmp_path):
     sq_rec = run_sqnr_db(r.params, 1000.0 + 50.0 * (xt + 0.5), -3.0 + 0.2 * (yt + 0.5))
     assert sq_rec == pytest.approx(sq_plain, abs=1.0)
 
+
+
+def test_feedback_lets_a_slow_sensor_be_predicted_from_its_own_past(tmp_path):
+    # a slowly varying sensor, its partner channel only loosely related: Y alone predicts X poorly (about
+    # 3 dB), X's own past very well -- the decoder's past decisions carry that past
+    rng = np.random.default_rng(8)
+    n = 150_000
+    x = np.zeros(n)
+    w = rng.normal(0.0, math.sqrt(1 - 0.995**2), n)
+    for i in range(1, n):  # AR(1), rho = 0.995
+        x[i] = 0.995 * x[i - 1] + w[i]
+    y = x + rng.normal(0.0, 1.0, n)
+    from host.data import save_pairs
+
+    save_pairs(tmp_path / "slow.npz", x, y)
+    data = Source(data=str(tmp_path / "slow.npz")).training_data(seed=0)
+    with_fb = train(data, TrainConfig(rate_bits=2, seed=0, **FAST))
+    without = train(data, TrainConfig(rate_bits=2, seed=0, feedback_taps=0, **FAST))
+    xv, yv = x[-30_000:], y[-30_000:]  # the validation part (last 20 %)
+    assert len(with_fb.params.f) == 16 and len(without.params.f) == 0
+    assert run_sqnr_db(with_fb.params, xv, yv) > run_sqnr_db(without.params, xv, yv) + 5.0
+
+
+def test_modelled_cost_of_a_wrong_pick():
+    from host.train import _miss_cost
+
+    hard = CodecParams(6, 0.02, np.ones(1), np.ones(1), np.ones(1))
+    alpha2 = (64 * 0.02) ** 2
+    assert _miss_cost(hard, 0.14) == alpha2
+    soft = _miss_cost(hard.replace(sigma=0.14), 0.14)
+    assert 0.3 * alpha2 < soft < alpha2  # the posterior mean hedges between the two cells
+
+
+def test_runaway_feedback_is_refused_in_training_and_finished_in_decoding():
+    from host.codec import Feedback, FeedbackRunaway
+
+    # V[n] = P[n-1] + noise: every decision hangs on the one before, a chain as long as the block
+    p = CodecParams(1, 0.1, np.ones(1), np.ones(1), np.ones(1), f=np.array([1.0]))
+    rng = np.random.default_rng(0)
+    j, v = rng.integers(0, 2, 8000), rng.normal(0.0, 0.05, 8000)
+    with pytest.raises(FeedbackRunaway):
+        Feedback(p, strict=True)(j, v)
+    assert np.all(np.isfinite(Feedback(p)(j, v)))

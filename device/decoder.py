@@ -91,7 +91,7 @@ def _feedback_decisions(j, v_side, hist):
     pp = np.concatenate([hist, _decide(j, v_side + _feedback_term(np.zeros(n), hist))])
     todo = np.arange(n)
     final = 0
-    for _ in range(64):
+    for _ in range(256):
         acc = np.zeros(len(todo))
         for i in range(m):
             acc += F_TAPS[i] * pp[m - 1 - i + todo]

@@ -128,7 +128,7 @@ class Feedback:
     """V = (side-information part) + sum_i f_i P[n-1-i], with P the decoder's own hard decisions; streaming."""
 
     BLOCK = 4096  # samples solved together
-    SWEEPS = 64  # vectorized passes per block before finishing it sample by sample
+    SWEEPS = 256  # vectorized passes per block before finishing it sample by sample
 
     def __init__(self, params: CodecParams, strict: bool = False):
         """strict: raise FeedbackRunaway instead of finishing a block sample by sample (training's step

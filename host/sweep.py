@@ -103,7 +103,7 @@ def add_method(method: Method) -> Method:
 def codec_info(p: CodecParams) -> dict:
     """The numbers that define a codec, for results.json (normalized units)."""
     return {"delta": p.delta, "a": p.a.tolist(), "b": p.b.tolist(), "c": p.c.tolist(), "e": p.e.tolist(),
-            **({"sigma": p.sigma} if getattr(p, "sigma", 0) else {})}
+            **({"f": p.f.tolist()} if len(p.f) else {}), **({"sigma": p.sigma} if p.sigma else {})}
 
 
 def trained_variant(name: str, label: str, **overrides) -> Method:

@@ -360,7 +360,9 @@ def _train(data: TrainData, cfg: TrainConfig, dev: torch.device, progress, t0: f
     else:
         base = no_filter_params(data, cfg.rate_bits, cfg.taps)
     candidates.append((_val_score(base, data), base, "no-filter baseline"))
-    if not math.isfinite(candidates[-1][0]) and f_taps:  # feedback runs away at every step: the baseline without
+    if f_taps:
+        # feedback of hard decisions can cost more than it gives (a wrong one drags more behind it; at low rates
+        # the decisions are too coarse to predict from): the baseline without it is always a candidate
         base = no_filter_params(data, cfg.rate_bits, cfg.taps, refit=(cfg.taps, e_taps, 0), side_taps=side_taps)
         base = decoder_side_refinement(base, data.train, cfg.taps, e_taps, True, 0)
         candidates.append((_val_score(base, data), base, "no-filter baseline without feedback"))

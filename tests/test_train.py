@@ -88,9 +88,10 @@ def test_offsets_units_and_drift_do_not_break_training(rate, tmp_path):
 
 
 
-def test_feedback_lets_a_slow_sensor_be_predicted_from_its_own_past(tmp_path):
-    # a slowly varying sensor, its partner channel only loosely related: Y alone predicts X poorly (about
-    # 3 dB), X's own past very well -- the decoder's past decisions carry that past
+def test_feedback_never_makes_the_default_worse_on_a_slow_sensor(tmp_path):
+    # a slowly varying sensor whose partner channel is only loosely related: at R = 2 the decoder's hard
+    # decisions are too coarse to predict it from, and a wrong one drags more behind it -- the default recipe
+    # must notice and keep the codec without feedback, not lose 2-3 dB to it
     rng = np.random.default_rng(8)
     n = 150_000
     x = np.zeros(n)
@@ -102,11 +103,11 @@ def test_feedback_lets_a_slow_sensor_be_predicted_from_its_own_past(tmp_path):
 
     save_pairs(tmp_path / "slow.npz", x, y)
     data = Source(data=str(tmp_path / "slow.npz")).training_data(seed=0)
-    with_fb = train(data, TrainConfig(rate_bits=2, seed=0, **FAST))
+    default = train(data, TrainConfig(rate_bits=2, seed=0, **FAST))
     without = train(data, TrainConfig(rate_bits=2, seed=0, feedback_taps=0, **FAST))
     xv, yv = x[-30_000:], y[-30_000:]  # the validation part (last 20 %)
-    assert len(with_fb.params.f) == 16 and len(without.params.f) == 0
-    assert run_sqnr_db(with_fb.params, xv, yv) > run_sqnr_db(without.params, xv, yv) + 5.0
+    assert "no-filter baseline without feedback" in default.metadata["candidates_score_db"]
+    assert run_sqnr_db(default.params, xv, yv) > run_sqnr_db(without.params, xv, yv) - 0.3
 
 
 def test_modelled_cost_of_a_wrong_pick():

@@ -14,8 +14,7 @@
 // --timing FILE: at exit, float64 little-endian Unix times (s) at which each input was handed over.
 // Exit status as emulator/mpvm.mjs: the script's, 1 on an uncaught Python exception, 2 on a usage error.
 import fs from "node:fs";
-import path from "node:path";
-import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
+import { fileSpec, runScript, sink, sleepMs } from "./vm.mjs";
 
 const USAGE =
   "usage: node emulator/stream.mjs --samples FILE [--rate HZ] [--t0 MS] [--index0 N] [--timing FILE] " +
@@ -43,15 +42,8 @@ function parseArgs(argv) {
     else if (a === "--index0") o.index0 = number(argv[++i], a);
     else if (a === "--timing") o.timing = argv[++i];
     else if (a === "--heap") o.heap = number(argv[++i], a);
-    else if (a === "--file") {
-      const spec = argv[++i];
-      if (!spec) usage("--file needs VM_PATH=HOST_PATH");
-      const eq = spec.indexOf("=");
-      const host = eq < 0 ? spec : spec.slice(eq + 1);
-      let vm = eq < 0 ? path.basename(spec) : spec.slice(0, eq);
-      if (!vm.startsWith("/")) vm = "/" + vm;
-      o.files.push({ vm, host });
-    } else if (a === "-h" || a === "--help") {
+    else if (a === "--file") o.files.push(fileSpec(argv[++i], usage));
+    else if (a === "-h" || a === "--help") {
       process.stdout.write(USAGE + "\n");
       process.exit(0);
     } else if (a.startsWith("--")) usage(`unknown option ${a}`);
@@ -64,42 +56,14 @@ function parseArgs(argv) {
   return o;
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
 const nowMs = () => performance.timeOrigin + performance.now();
 
 function sleepUntil(t) {
   for (;;) {
     const d = t - nowMs();
     if (d <= 0) return;
-    Atomics.wait(sleeper, 0, 0, d);
+    sleepMs(d);
   }
-}
-
-function writeAll(fd, buf) {
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += fs.writeSync(fd, buf, off, buf.length - off);
-    } catch (e) {
-      if (e.code !== "EAGAIN") throw e;
-      Atomics.wait(sleeper, 0, 0, 1); // the reader is behind: the board waits
-    }
-  }
-}
-
-// Bytes the VM writes, one per callback; `flush` passes them on in one write.
-function sink(fd, lineFlush) {
-  const buf = Buffer.allocUnsafe(1 << 16);
-  let n = 0;
-  const flush = () => {
-    if (n) writeAll(fd, buf.subarray(0, n));
-    n = 0;
-  };
-  const put = (u8) => {
-    buf[n++] = u8[0];
-    if (n === buf.length || (lineFlush && u8[0] === 10)) flush();
-  };
-  return { put, flush };
 }
 
 // The ADC: inputs from the samples file, paced; the UART is flushed before each input is waited for.
@@ -121,37 +85,10 @@ function adc(data, o, uart, times) {
   };
 }
 
-const py = (v) => JSON.stringify(v);
-const VM_MAIN = "/tmp/__stream_main__.py";
-
-function bootstrap(scriptName, args) {
-  return `
-import sys
-sys.argv.clear()
-sys.argv.extend(${py([scriptName, ...args])})
-_stream_rc = 1
-def _stream_run():
-    global _stream_rc
-    with open(${py(VM_MAIN)}) as f:
-        code = compile(f.read(), ${py(scriptName)}, "exec")
-    try:
-        exec(code, {"__name__": "__main__", "__file__": ${py(scriptName)}})
-        _stream_rc = 0
-    except SystemExit as e:
-        c = e.args[0] if e.args else None
-        _stream_rc = c if isinstance(c, int) else (0 if c is None else 1)
-    except BaseException as e:
-        sys.print_exception(e, sys.stderr)
-        _stream_rc = 1
-_stream_run()
-`;
-}
-
 async function main() {
   const o = parseArgs(process.argv.slice(2));
-  let src, data;
+  let data;
   try {
-    src = fs.readFileSync(o.script);
     data = fs.readFileSync(o.samples);
   } catch (e) {
     usage(e.message);
@@ -159,36 +96,11 @@ async function main() {
   if (data.length % 4) usage(`${o.samples}: ${data.length} bytes is not a whole number of int32 inputs`);
   const times = new Float64Array(data.length / 4).fill(NaN);
   const uart = sink(1, false);
-  const err = sink(2, true);
-  const mp = await loadMicroPython({
-    heapsize: o.heap,
-    linebuffer: false,
-    stdout: uart.put,
-    stderr: err.put,
-    stdin: adc(data, o, uart, times),
+  const rc = await runScript({
+    name: "stream", ...o, stdout: uart, stderr: sink(2, true), stdin: adc(data, o, uart, times), usage,
   });
-  try {
-    for (const { vm, host } of o.files) {
-      mp.FS.mkdirTree(path.posix.dirname(vm));
-      mp.FS.writeFile(vm, fs.readFileSync(host));
-    }
-    mp.FS.writeFile(VM_MAIN, src);
-  } catch (e) {
-    usage(`--file: ${e.message}`);
-  }
-  let rc;
-  try {
-    mp.runPython(bootstrap(o.script, o.args));
-    rc = mp.globals.get("_stream_rc");
-  } catch (e) {
-    err.flush();
-    process.stderr.write(`stream: ${e.name === "PythonError" ? e.message : e.stack}\n`);
-    rc = 1;
-  }
-  uart.flush();
-  err.flush();
   if (o.timing) fs.writeFileSync(o.timing, Buffer.from(times.buffer));
-  process.exit(Number.isInteger(rc) ? rc & 0xff : 1);
+  process.exit(rc);
 }
 
 main();

@@ -5,7 +5,7 @@ settings) and scored with the hard codec on 200,000 test samples (`wzcodec evalu
 benchmarks/results/train_reliability.json and prints a Markdown table for the README.
 
     .venv/bin/python benchmarks/train_reliability.py [--recipe plus|paper] [--scenarios A,B,C] [--rates 1-6] [--seeds 0,1,2]
-        [--jobs 2]   (parallel rate points: faster, but each point's training time then includes contention)
+        [--jobs 2] [--feedback-taps 0]   (parallel rate points: faster, but each point's training time then includes contention)
 """
 
 from __future__ import annotations
@@ -49,9 +49,11 @@ def main() -> None:
     ap.add_argument("--recipe", default=TrainConfig.recipe, help="plus (default) or paper")
     ap.add_argument("--out", default=None, help="default benchmarks/results/train_reliability_<recipe>.json")
     ap.add_argument("--jobs", type=int, default=1, help="rate points trained at once (each uses one core)")
+    ap.add_argument("--feedback-taps", type=int, default=TrainConfig.feedback_taps,
+                    help="plus: past decisions in V (0: without the feedback lever)")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
-    points = [(sc, r, seed, args.recipe) for sc in args.scenarios.split(",") for r in args.rates for seed in seeds]
+    points = [(sc, r, seed, args.recipe, args.feedback_taps) for sc in args.scenarios.split(",") for r in args.rates for seed in seeds]
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = []
         for row in pool.map(run_point, points):
@@ -65,11 +67,11 @@ def main() -> None:
     print(table(rows, target, STRETCH_PLUS if args.recipe == "plus" else None))
 
 
-def run_point(point: tuple[str, int, int, str]) -> dict:
+def run_point(point: tuple[str, int, int, str, int]) -> dict:
     """Train one (scenario, rate, seed) with the defaults of `recipe` and score it as `wzcodec evaluate` does."""
-    sc, r, seed, recipe = point
+    sc, r, seed, recipe, feedback_taps = point
     t0 = time.time()
-    res = train_model(Source(scenario=sc), TrainConfig(rate_bits=r, seed=seed, recipe=recipe))
+    res = train_model(Source(scenario=sc), TrainConfig(rate_bits=r, seed=seed, recipe=recipe, feedback_taps=feedback_taps))
     t_train = time.time() - t0
     ev = evaluate_model(res.params, Source(scenario=sc))
     return {"scenario": sc, "rate": r, "seed": seed, "test_sqnr_db": ev["sqnr_db"], "wz_limit_db": ev["wz_limit_db"],

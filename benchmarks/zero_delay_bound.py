@@ -4,17 +4,20 @@ Argument. A zero-delay decoder outputs X̂[n] from the indices j[0..n] and the s
 Hand it, as a genie, the exact past X[0..n-1] as well: it can only do better, and everything the encoder
 knew before time n is now known to the decoder, so j[n] is, given what the decoder knows, just some
 R-bit quantizer q(X[n]). X[n] given (past X, Y[0..n]) is Gaussian (jointly Gaussian source) with a mean V
-the decoder knows and a standard deviation s (the *genie residual*, measured here by least squares on
-16 taps of Y and 16 of past X). The encoder does not know V, and X[n]'s own spread (7–9 s in A, B,
-C) is wide, so on the scale of s the prior is flat: the per-sample problem is "design K = 2^R index
-sets for X = V + s·Z, V unknown and locally uniform, decoder = posterior mean given V and the index".
+the decoder knows and a standard deviation s (the *genie residual*: 64 taps of Y and 64 of past X, from
+the exact covariances). The encoder does not know V; what it knows, the past of X, leaves X[n] 5–6.5 s
+wide in A, B and C, so on the scale of s the prior is nearly flat: the per-sample problem is "design
+K = 2^R index sets for X = V + s·Z, V unknown and locally uniform, decoder = posterior mean given V and
+the index" (Part 1b drops the flat prior and finds the same).
 
 Part 1 solves that problem numerically in units of s: the uniform nested quantizer (period L, K equal
-cells, L optimised) against *every* periodic index table of n·K fine cells per period that a local search
-reaches from the uniform table and from random starts (non-uniform widths, non-contiguous index sets,
-multi-period patterns). It always lands on the uniform nested quantizer (up to relabelling): optimised
-partitions and coset assignments buy nothing here. Part 2 turns it into a per-scenario ceiling: SQNR ≤ 10 log10(σx² /
-s²) + gain(R), and compares it with issue 6's targets and the Wyner-Ziv limit (which needs delay).
+cells, L optimised: host.bounds.nested_gain_db, which `wzcodec bound` uses for its ceiling) against every
+periodic index table of n·K fine cells per period that a local search reaches from the uniform table and
+from random starts (non-uniform widths, non-contiguous index sets, multi-period patterns); Part 1b does
+the same with each scenario's own prior instead of a flat one (non-periodic tables). Both always land on
+the uniform nested quantizer: optimised partitions and coset assignments buy nothing here. Part 2 turns
+it into a per-scenario ceiling, SQNR ≤ 10 log10(σx² / s²) + gain(R) (s from the exact covariances, as
+`wzcodec bound`), and compares it with issue 6's targets and the Wyner-Ziv limit (which needs delay).
 Part 3 measures the genie decoder at that ceiling on ten test realizations: how much one 200,000-sample
 test set alone moves the figure (rare wrong picks).
 
@@ -34,13 +37,13 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import norm
 
-from host.bounds import scenario_spectra, wz_limit_db
+from host.bounds import GENIE_TAPS, genie_scenario, nested_gain_db, scenario_spectra, wz_limit_db
 from host.cliutil import rates_arg
 from host.codec import coset_posterior_mean, sqnr_db
 from host.scenarios import get_scenario, realization
 from host.workflows import DEFAULT_TEST_SAMPLES as TEST_SAMPLES, DEFAULT_TEST_SEED as TEST_SEED
 
-TAPS = 16
+TAPS = GENIE_TAPS  # 64: C needs more than 16
 # issue 6's further targets (dB); None where the issue sets none
 TARGETS = {"A": [19.1, 23.2, 28.1, 33.4, None, None],
            "B": [None, 23.2, 28.0, 33.0, 38.0, 42.1],
@@ -77,33 +80,6 @@ class PeriodicQuantizer:
         s0, s1, s2 = self.m0 @ assign, self.m1 @ assign, self.m2 @ assign
         safe = np.where(s0 > 0, s0, 1.0)
         return float((s2 - np.where(s0 > 0, s1 ** 2 / safe, 0.0)).sum(axis=1).mean())
-
-
-def uniform_distortion(period: float, levels: int, phases: int = 64, resolution: float = 1 / 256, span: float = 9.0) -> float:
-    """PeriodicQuantizer's distortion for the uniform table, directly: shifting V by one cell only relabels
-    the indices, so V needs to range over one cell, and a fixed grid in X serves every rate."""
-    width = period / levels
-    z = np.arange(-span, span, resolution) + resolution / 2
-    w = norm.pdf(z) * resolution
-    total = 0.0
-    for v in (np.arange(phases) + 0.5) / phases * width:
-        j = np.mod(np.floor((z + v) / width), levels).astype(np.int64)
-        s0 = np.bincount(j, w, levels)
-        s1 = np.bincount(j, w * z, levels)
-        s2 = np.bincount(j, w * z * z, levels)
-        total += float(np.sum(s2 - np.where(s0 > 0, s1**2 / np.where(s0 > 0, s0, 1.0), 0.0)))
-    return total / phases
-
-
-def uniform_gain_db(rate: int) -> tuple[float, float]:
-    """(best SQNR over the residual, dB; its period L / s) for the uniform nested quantizer."""
-    levels = 1 << rate
-    lo, hi = 3.0, 12.0
-    for _ in range(30):  # golden section: the distortion is unimodal in L
-        a, b = hi - 0.618 * (hi - lo), lo + 0.618 * (hi - lo)
-        lo, hi = (lo, b) if uniform_distortion(a, levels) < uniform_distortion(b, levels) else (a, hi)
-    period = (lo + hi) / 2
-    return -10 * np.log10(uniform_distortion(period, levels)), period
 
 
 def table_search_db(rate: int, per_index: int, periods: np.ndarray, restarts: int, seed: int) -> tuple[float, float, float, list[int]]:
@@ -200,7 +176,7 @@ def is_uniform(table: list[int], levels: int) -> bool:
 
 
 def _columns(x: np.ndarray, y: np.ndarray, genie: bool) -> np.ndarray:
-    """Regressors of X[n]: Y[n..n-15], and with the genie X[n-1..n-16]; shape (N, 16 or 32)."""
+    """Regressors of X[n]: Y[n..n-63], and with the genie X[n-1..n-64]; shape (N, 64 or 128)."""
     lag = lambda v, k: np.concatenate([np.zeros(k), v[: len(v) - k]])
     return np.column_stack([lag(y, k) for k in range(TAPS)] + ([lag(x, k) for k in range(1, TAPS + 1)] if genie else []))
 
@@ -248,7 +224,7 @@ def main() -> None:
     ap.add_argument("--test-sets", type=int, default=10, help="test realizations for the ceiling's spread (Part 3)")
     args = ap.parse_args()
     t0 = time.time()
-    uniform = {r: uniform_gain_db(r) for r in args.rates}
+    uniform = {r: nested_gain_db(r) for r in args.rates}
     search = {}
     for r in args.search_rates:
         per_index = {1: 8, 2: 4}.get(r, 2)
@@ -260,6 +236,7 @@ def main() -> None:
     rows, prior_search = [], []
     for name in ("A", "B", "C"):
         side = genie_side(name, args.test_sets)
+        exact = genie_scenario(get_scenario(name))
         for r in args.prior_rates:
             u, f = prior_search_db(side["prior_over_s"], r, {1: 4}.get(r, 2), 2, seed=r)
             prior_search.append({"scenario": name, "rate": r, "prior_over_s": round(side["prior_over_s"], 2),
@@ -270,11 +247,12 @@ def main() -> None:
         for r, limit in zip(args.rates, limits):
             # if the table search ever beats uniform, its edge counts towards the ceiling
             gain = uniform[r][0] + max(0.0, search[r][1] - search[r][0]) if r in search else uniform[r][0]
-            ceiling = side["genie_db"] + gain
+            ceiling = exact.sqnr_db + gain  # as `wzcodec bound`: the genie from the exact covariances
             tests = genie_decoder_db(side, r, uniform[r][1])
             target = TARGETS[name][r - 1]
             rows.append({"scenario": name, "rate": r, "side_only_db": round(side["side_db"], 3),
-                         "genie_side_db": round(side["genie_db"], 3), "quantizer_gain_db": round(gain, 3),
+                         "genie_side_db": round(exact.sqnr_db, 3), "genie_side_fitted_db": round(side["genie_db"], 3),
+                         "quantizer_gain_db": round(gain, 3),
                          "ceiling_db": round(ceiling, 2), "wz_limit_db": round(limit, 2), "least_gap_db": round(limit - ceiling, 2),
                          "target_db": target, "target_above_ceiling_db": None if target is None else round(target - ceiling, 2),
                          "genie_on_official_test_db": round(tests[0], 2),

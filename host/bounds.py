@@ -1,15 +1,25 @@
-"""Reference curves: the Wyner-Ziv limit (spectral reverse water-filling) and the side-information-only estimate.
+"""Reference curves: the Wyner-Ziv limit (spectral reverse water-filling), the zero-delay ceiling and the
+side-information-only estimate.
 
 For jointly Gaussian stationary (X, Y) the Wyner-Ziv rate-distortion function equals the conditional one,
 reverse water-filling on S_{X|Y}(w) = S_X - |S_XY|^2 / S_Y:
     D(theta) = mean_w min(theta, S_{X|Y}),   R(theta) = mean_w max(0, 1/2 log2(S_{X|Y} / theta)).
 For recordings the spectra are Welch estimates: the result is the limit of a Gaussian source with the same
 second-order statistics (a Gaussian estimate), labelled as such.
+
+The Wyner-Ziv limit needs unbounded delay. The *zero-delay ceiling* is what any codec that outputs X̂[n] at
+time n from R bits per sample can reach: hand its decoder, as a genie, the exact past of X; then the index of
+X[n] is an R-bit quantizer of X[n] alone, X[n] is Gaussian around the genie's linear estimate (Y[n..n-63],
+X[n-1..n-64]) with standard deviation s, and the best such quantizer is the uniform nested one with a
+posterior-mean decoder (benchmarks/zero_delay_bound.py searches index tables and finds nothing better while
+the encoder's own prior, X[n] given its past, is several s wide). Ceiling = genie SQNR + that quantizer's
+gain over s^2 (nested_gain_db).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.linalg import solve_toeplitz
@@ -18,6 +28,11 @@ from scipy.signal import csd, welch
 from .scenarios import Scenario
 
 SI_ONLY_TAPS = 64  # long enough to be the causal Wiener estimate for every reference scenario
+GENIE_TAPS = 64  # of Y and of past X: C needs 32 (16 are 0.05 dB short); 64 to 128 changes nothing
+# below this the encoder's prior (X[n] given its past) is too narrow for the flat-prior quantizer result
+# (a plain Lloyd-Max quantizer beats it when side information and past say nothing): no ceiling is given.
+# The quantizer search still finds nothing better than uniform nested at 3 (R = 1) and 4 (R = 1, 2).
+MIN_PRIOR_OVER_S = 4.0
 
 
 @dataclass(frozen=True)
@@ -82,3 +97,81 @@ def si_only_db_data(x: np.ndarray, y: np.ndarray, taps: int = SI_ONLY_TAPS) -> f
     coef, *_ = np.linalg.lstsq(a[taps:], x[taps:], rcond=None)
     err = x[taps:] - a[taps:] @ coef
     return float(10 * np.log10(np.var(x[taps:]) / np.mean(err**2)))
+
+
+@dataclass(frozen=True)
+class Genie:
+    """The genie decoder's estimate of X[n] from Y[n..n-63] and the exact X[n-1..n-64] (GENIE_TAPS)."""
+
+    sqnr_db: float  # of that linear estimate, dB
+    prior_over_s: float  # std of X[n] given its past alone (the encoder's view) over the genie's residual std s
+
+
+def nested_distortion(period: float, levels: int, phases: int = 64, resolution: float = 1 / 256, span: float = 9.0) -> float:
+    """MSE of the uniform nested quantizer (period `period`, `levels` equal cells, posterior-mean decoder)
+    for X = V + Z, Z ~ N(0, 1), V flat: in units of the residual variance s^2. Shifting V by one cell only
+    relabels the cells, so V ranges over one cell (`phases` points); Z on a grid over +-`span`."""
+    width = period / levels
+    z = np.arange(-span, span, resolution) + resolution / 2
+    w = np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi) * resolution
+    total = 0.0
+    for v in (np.arange(phases) + 0.5) / phases * width:
+        j = np.mod(np.floor((z + v) / width), levels).astype(np.int64)
+        s0, s1, s2 = (np.bincount(j, w * z**k, levels) for k in range(3))
+        total += float(np.sum(s2 - np.where(s0 > 0, s1**2 / np.where(s0 > 0, s0, 1.0), 0.0)))
+    return total / phases
+
+
+@lru_cache(maxsize=None)
+def nested_gain_db(rate: int) -> tuple[float, float]:
+    """(10 log10(s^2 / MSE) of the best uniform nested quantizer at `rate` bits, dB; its period over s)."""
+    levels = 1 << rate
+    lo, hi = 3.0, 12.0
+    for _ in range(20):  # golden section (period to ~1e-3 s): the MSE is unimodal in the period
+        a, b = hi - 0.618 * (hi - lo), lo + 0.618 * (hi - lo)
+        lo, hi = (lo, b) if nested_distortion(a, levels) < nested_distortion(b, levels) else (a, hi)
+    period = (lo + hi) / 2
+    return float(-10 * np.log10(nested_distortion(period, levels))), float(period)
+
+
+def genie_scenario(sc: Scenario, taps: int = GENIE_TAPS) -> Genie:
+    """The genie estimate of a reference scenario from its exact covariances."""
+    r_x, r_y, r_xy = sc.covariances(2 * taps)
+    mid = 2 * taps
+    rx = lambda k: r_x[mid + k]
+    ry = lambda k: r_y[mid + k]
+    rxy = lambda k: r_xy[mid + k]  # E[X[n+k] Y[n]]
+    iy, ix = np.arange(taps), np.arange(1, taps + 1)  # regressors Y[n-i], X[n-i]
+    yy = np.array([[ry(i - j) for j in iy] for i in iy])
+    xx = np.array([[rx(i - j) for j in ix] for i in ix])
+    xy = np.array([[rxy(j - i) for j in iy] for i in ix])  # E[X[n-i] Y[n-j]]
+    gram = np.block([[yy, xy.T], [xy, xx]])
+    rhs = np.concatenate([[rxy(j) for j in iy], [rx(i) for i in ix]])
+    mse = rx(0) - float(rhs @ np.linalg.solve(gram, rhs))
+    past = rx(0) - float(rhs[taps:] @ np.linalg.solve(xx, rhs[taps:]))
+    return Genie(float(10 * np.log10(rx(0) / mse)), float(np.sqrt(past / mse)))
+
+
+def genie_data(x: np.ndarray, y: np.ndarray, taps: int = GENIE_TAPS) -> Genie:
+    """The genie estimate fitted by least squares on a recording (with a constant term), evaluated on it."""
+    taps = int(min(taps, max(1, len(x) // 80)))
+    lag = lambda v, k: np.concatenate([np.full(k, v[0]), v[: len(v) - k]])
+    # columns: past X (the encoder's prior), then Y; normal equations, as lstsq on 200,000 x 129 takes seconds
+    a = np.column_stack([lag(x, k) for k in range(1, taps + 1)] + [lag(y, k) for k in range(taps)])[taps:]
+    a -= a.mean(axis=0)  # centred: the constant term
+    target = x[taps:] - x[taps:].mean()
+    gram, rhs = a.T @ a, a.T @ target
+    def residual(cols: np.ndarray) -> float:
+        g = gram[np.ix_(cols, cols)]
+        coef = np.linalg.solve(g + 1e-12 * np.trace(g) / len(cols) * np.eye(len(cols)), rhs[cols])
+        return max(float(target @ target - coef @ rhs[cols]) / len(target), 1e-300)
+    mse = residual(np.arange(2 * taps))
+    past = residual(np.arange(taps))
+    return Genie(float(10 * np.log10(np.var(target) / mse)), float(np.sqrt(past / mse)))
+
+
+def zero_delay_ceiling_db(genie: Genie, rates) -> list[float | None]:
+    """The zero-delay ceiling (SQNR, dB) per rate, or None where the prior is too narrow for it to hold."""
+    if genie.prior_over_s < MIN_PRIOR_OVER_S:
+        return [None for _ in rates]
+    return [genie.sqnr_db + nested_gain_db(int(r))[0] for r in rates]

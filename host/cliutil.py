@@ -80,6 +80,15 @@ class Progress:
             self.bar.close()
 
 
+def evaluation_line(r: dict) -> str:
+    """One line for an evaluate_model result: the SQNR beside the zero-delay ceiling and the Wyner-Ziv limit."""
+    est = " (Gaussian estimate)" if r["limit_is_estimate"] else ""
+    ceiling = r.get("zero_delay_ceiling_db")
+    return (f"SQNR {r['sqnr_db']:.2f} dB   "
+            + ("" if ceiling is None else f"zero-delay ceiling {ceiling:.2f} dB   ")
+            + f"Wyner-Ziv limit {r['wz_limit_db']:.2f} dB{est}   gap {r['gap_db']:.2f} dB   side information only {r['si_only_db']:.2f} dB")
+
+
 def emit_json(obj: Any) -> None:
     print(json.dumps(obj, indent=None, sort_keys=False))
 

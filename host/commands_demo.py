@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from . import model_file
-from .cliutil import Progress
+from .cliutil import Progress, evaluation_line
 from .sources import Source
 from .trainset import TrainConfig
 from .workflows import evaluate_model, train_model
@@ -42,7 +42,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"     wrote {path} ({res.metadata['train_seconds']:.1f} s, {res.metadata['selected']})")
     print("2/3  scoring with the hard codec on 200,000 fresh test samples ...", flush=True)
     r = evaluate_model(res.params, src)
-    print(f"     SQNR {r['sqnr_db']:.2f} dB   Wyner-Ziv limit {r['wz_limit_db']:.2f} dB   gap {r['gap_db']:.2f} dB   "
-          f"side information only {r['si_only_db']:.2f} dB")
+    print(f"     {evaluation_line(r)}")
     print("3/3  the whole chain: fixed-point encoder in the MicroPython VM -> pty -> pyserial -> live decoder ...", flush=True)
     return cmd_live_demo(argparse.Namespace(model=str(path), scenario="A", samples=args.samples, faults=None, json=False))

@@ -9,6 +9,33 @@ import numpy as np
 from .errors import WzError
 
 
+def read_table(path: str | Path, what: str = "data file", formats: str = ".npz, .npy or .csv") -> dict[str, np.ndarray] | list[np.ndarray]:
+    """Read a file's arrays: .npz -> its named arrays; .npy -> its columns (a 1-D array is one column); .csv ->
+    its numeric columns (an optional header line; "," or ";"). One WzError line for a missing, unreadable or
+    unsupported file (`what` names it, `formats` says what to give instead); what the arrays must be is the
+    caller's to check."""
+    p = Path(path)
+    if not p.is_file():
+        raise WzError(f"{what} not found: {p}")
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".npz":
+            with np.load(p, allow_pickle=False) as z:
+                return {k: np.asarray(z[k]) for k in z.files}
+        if suffix == ".npy":
+            arr = np.load(p, allow_pickle=False)
+            if arr.ndim not in (1, 2):
+                raise WzError(f"{p}: .npy must hold a 1-D or 2-D array, got shape {arr.shape}")
+            return [arr] if arr.ndim == 1 else list(arr.T)
+        if suffix == ".csv":
+            return list(_read_csv(p).T)
+    except WzError:
+        raise
+    except (OSError, ValueError, EOFError) as exc:
+        raise WzError(f"{p}: cannot read ({exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else 'corrupt'})") from None
+    raise WzError(f"{p}: unsupported file type {suffix or '(none)'}: use {formats}")
+
+
 def load_pairs(path: str | Path, min_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Read a recording and return (x, y), each float64 of shape (N,).
 
@@ -16,31 +43,17 @@ def load_pairs(path: str | Path, min_samples: int = 1) -> tuple[np.ndarray, np.n
     `.csv` with two numeric columns and an optional header line. Raises WzError with a one-line
     reason for anything else (missing file, wrong shape, NaN/inf, unequal lengths, too short).
     """
-    p = Path(path)
-    if not p.is_file():
-        raise WzError(f"data file not found: {p}")
-    suffix = p.suffix.lower()
-    try:
-        if suffix == ".npz":
-            with np.load(p, allow_pickle=False) as z:
-                missing = [k for k in ("x", "y") if k not in z.files]
-                if missing:
-                    raise WzError(f"{p}: .npz must hold arrays 'x' and 'y' (has {', '.join(z.files) or 'none'})")
-                x, y = np.asarray(z["x"]), np.asarray(z["y"])
-        elif suffix == ".npy":
-            arr = np.load(p, allow_pickle=False)
-            if arr.ndim != 2 or arr.shape[1] != 2:
-                raise WzError(f"{p}: .npy must be an N x 2 array (columns x, y), got shape {arr.shape}")
-            x, y = arr[:, 0], arr[:, 1]
-        elif suffix == ".csv":
-            x, y = _read_csv(p)
-        else:
-            raise WzError(f"{p}: unsupported file type {suffix or '(none)'}: use .npz (x, y), .npy (N x 2) or .csv (2 columns)")
-    except WzError:
-        raise
-    except (OSError, ValueError, EOFError) as exc:
-        raise WzError(f"{p}: cannot read ({exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else 'corrupt'})") from None
-    return validate_pairs(x, y, min_samples=min_samples, where=str(p))
+    table = read_table(path, formats=".npz (x, y), .npy (N x 2) or .csv (2 columns)")
+    if isinstance(table, dict):
+        missing = [k for k in ("x", "y") if k not in table]
+        if missing:
+            raise WzError(f"{path}: .npz must hold arrays 'x' and 'y' (has {', '.join(table) or 'none'})")
+        x, y = table["x"], table["y"]
+    elif len(table) != 2:
+        raise WzError(f"{path}: must hold exactly 2 columns (x, y; an N x 2 array), found {len(table)}")
+    else:
+        x, y = table
+    return validate_pairs(x, y, min_samples=min_samples, where=str(path))
 
 
 def validate_pairs(x: np.ndarray, y: np.ndarray, min_samples: int = 1, where: str = "data") -> tuple[np.ndarray, np.ndarray]:
@@ -62,7 +75,8 @@ def validate_pairs(x: np.ndarray, y: np.ndarray, min_samples: int = 1, where: st
     return x, y
 
 
-def _read_csv(p: Path) -> tuple[np.ndarray, np.ndarray]:
+def _read_csv(p: Path) -> np.ndarray:
+    """A numeric CSV as a 2-D array (rows x columns), skipping one header line if there is one."""
     with open(p, encoding="utf-8", errors="replace") as f:
         first = f.readline()
     if not first.strip():
@@ -74,12 +88,9 @@ def _read_csv(p: Path) -> tuple[np.ndarray, np.ndarray]:
         skip = 1  # a header line
     delim = ";" if ";" in first and "," not in first else ","
     try:
-        arr = np.loadtxt(p, delimiter=delim, skiprows=skip, ndmin=2)
+        return np.loadtxt(p, delimiter=delim, skiprows=skip, ndmin=2)
     except ValueError as exc:
-        raise WzError(f"{p}: not a numeric two-column CSV ({str(exc).splitlines()[0]})") from None
-    if arr.shape[1] != 2:
-        raise WzError(f"{p}: CSV must have exactly 2 columns (x, y), found {arr.shape[1]}")
-    return arr[:, 0], arr[:, 1]
+        raise WzError(f"{p}: not a numeric CSV ({str(exc).splitlines()[0]})") from None
 
 
 def save_pairs(path: str | Path, x: np.ndarray, y: np.ndarray) -> None:

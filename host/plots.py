@@ -28,6 +28,9 @@ def plot_sqnr_vs_rate(results: dict, path: str | Path, dpi: int = 130) -> Path:
     ax = fig.add_subplot()
     est = " (Gaussian estimate)" if ref["limit_is_estimate"] else ""
     ax.plot(rates, ref["wz_limit_db"], "-", color="black", linewidth=2, label=f"Wyner-Ziv limit{est}")
+    ceiling = ref.get("zero_delay_ceiling_db") or []  # results written before the ceiling have none
+    if ceiling and all(v is not None for v in ceiling):
+        ax.plot(rates, ceiling, ":", color="black", linewidth=1.6, label="zero-delay ceiling")
     for i, m in enumerate(results["methods"].values()):
         lo = [v - a for v, a in zip(m["sqnr_db"], m["sqnr_db_min"])]
         hi = [b - v for v, b in zip(m["sqnr_db"], m["sqnr_db_max"])]

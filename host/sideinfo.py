@@ -25,6 +25,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from .data import read_table
 from .errors import WzError
 
 
@@ -180,43 +181,16 @@ class PortSideInfo(SideInfo):
 
 def from_file(path: str | Path) -> ArraySideInfo:
     """Side information from .npz (array y), .npy (1-D, or N x 2 with y second) or .csv (y, or x,y columns)."""
-    p = Path(path)
-    if not p.is_file():
-        raise WzError(f"side information file not found: {p}")
-    suffix = p.suffix.lower()
-    try:
-        if suffix == ".npz":
-            with np.load(p, allow_pickle=False) as z:
-                if "y" not in z.files:
-                    raise WzError(f"{p}: .npz side information needs an array 'y' (has {', '.join(z.files) or 'none'})")
-                y = np.asarray(z["y"])
-        elif suffix == ".npy":
-            arr = np.load(p, allow_pickle=False)
-            y = arr if arr.ndim == 1 else (arr[:, 1] if arr.ndim == 2 and arr.shape[1] == 2 else None)
-            if y is None:
-                raise WzError(f"{p}: .npy side information must be 1-D (y) or N x 2 (x, y), got shape {arr.shape}")
-        elif suffix == ".csv":
-            y = _csv_column(p)
-        else:
-            raise WzError(f"{p}: unsupported side information file {suffix or '(no suffix)'}: use .npz (y), .npy or .csv")
-    except WzError:
-        raise
-    except (OSError, ValueError, EOFError) as exc:
-        raise WzError(f"{p}: cannot read side information ({exc.__class__.__name__})") from None
+    table = read_table(path, "side information file", ".npz (y), .npy or .csv")
+    if isinstance(table, dict):
+        if "y" not in table:
+            raise WzError(f"{path}: .npz side information needs an array 'y' (has {', '.join(table) or 'none'})")
+        y = table["y"]
+    elif len(table) in (1, 2):
+        y = table[-1]
+    else:
+        raise WzError(f"{path}: side information must be 1 column (y) or 2 (x, y), found {len(table)}")
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.number):
-        raise WzError(f"{p}: side information must be a 1-D numeric array, got {y.dtype} of shape {y.shape}")
+        raise WzError(f"{path}: side information must be a 1-D numeric array, got {y.dtype} of shape {y.shape}")
     return ArraySideInfo(y.astype(np.float64))
 
-
-def _csv_column(p: Path) -> np.ndarray:
-    with open(p, encoding="utf-8", errors="replace") as f:
-        first = f.readline()
-    try:
-        [float(v) for v in first.replace(";", ",").split(",")]
-        skip = 0
-    except ValueError:
-        skip = 1  # a header line
-    arr = np.loadtxt(p, delimiter=";" if ";" in first and "," not in first else ",", skiprows=skip, ndmin=2)
-    if arr.shape[1] not in (1, 2):
-        raise WzError(f"{p}: side information CSV must have 1 column (y) or 2 (x, y), found {arr.shape[1]}")
-    return arr[:, -1]

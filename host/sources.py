@@ -68,6 +68,14 @@ class Source:
             x, y = load_pairs(self.data, min_samples=MIN_SAMPLES)
         return bounds.data_spectra(x, y)
 
+    def genie(self, x: np.ndarray | None = None, y: np.ndarray | None = None) -> bounds.Genie:
+        """The zero-delay ceiling's genie estimate: exact for a scenario, fitted on a recording (or x, y)."""
+        if self.scenario:
+            return bounds.genie_scenario(get_scenario(self.scenario))
+        if x is None:
+            x, y = load_pairs(self.data, min_samples=MIN_SAMPLES)
+        return bounds.genie_data(x, y)
+
     def si_only_db(self, x: np.ndarray | None = None, y: np.ndarray | None = None) -> float:
         if self.scenario:
             return bounds.si_only_db_scenario(get_scenario(self.scenario))

@@ -240,11 +240,13 @@ def run_sweep(source: Source, settings: SweepSettings = SweepSettings(),
 
 
 def _reference(source: Source, rates: tuple[int, ...], x: np.ndarray, y: np.ndarray) -> dict:
-    """The Wyner-Ziv limit per rate and the side-information-only SQNR (dB): exact for a scenario, estimated
-    from the whole recording for a file."""
+    """The Wyner-Ziv limit and the zero-delay ceiling per rate and the side-information-only SQNR (dB): exact
+    for a scenario, estimated from the whole recording for a file."""
     t0 = time.perf_counter()
     spec = source.spectra() if source.data else source.spectra(x, y)
+    ceiling = bounds.zero_delay_ceiling_db(source.genie() if source.data else source.genie(x, y), rates)
     return {"wz_limit_db": [round(v, 4) for v in bounds.wz_limit_db(spec, rates)],
+            "zero_delay_ceiling_db": [None if v is None else round(v, 4) for v in ceiling],
             "si_only_db": round(source.si_only_db() if source.data else source.si_only_db(x, y), 4),
             "limit_is_estimate": spec.estimated, "seconds": round(time.perf_counter() - t0, 2)}
 
@@ -269,6 +271,9 @@ def to_markdown(results: dict) -> str:
              + (f"; mean over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f"; seed {seeds[0]}") + ".", "",
              head, "|" + "---|" * (len(rates) + 2),
              f"| Wyner-Ziv limit{est} | " + " | ".join(f"{v:.2f}" for v in ref["wz_limit_db"]) + " | |"]
+    ceiling = ref.get("zero_delay_ceiling_db") or []  # results written before the ceiling have none
+    if any(v is not None for v in ceiling):
+        lines.append("| zero-delay ceiling | " + " | ".join("–" if v is None else f"{v:.2f}" for v in ceiling) + " | |")
     for m in results["methods"].values():
         lines.append(f"| {m['label']} | " + " | ".join(f"{v:.2f}" for v in m["sqnr_db"]) + f" | {m['seconds']:.0f} |")
     lines.append(f"| side information only (0 bits) | " + " | ".join(f"{ref['si_only_db']:.2f}" for _ in rates) + " | |")

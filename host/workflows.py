@@ -30,11 +30,13 @@ def evaluate_model(params: CodecParams, source: Source, samples: int = DEFAULT_T
         raise WzError(f"{len(x)} samples are fewer than the filters need ({params.history + 1})")
     spec = source.spectra(x, y)
     limit = bounds.wz_limit_db(spec, [params.rate_bits])[0]
+    ceiling = bounds.zero_delay_ceiling_db(source.genie(x, y), [params.rate_bits])[0]
     sqnr = run_sqnr_db(params, x, y)
     return {
         "sqnr_db": round(sqnr, 4),
         "wz_limit_db": round(limit, 4),
         "gap_db": round(limit - sqnr, 4),
+        "zero_delay_ceiling_db": None if ceiling is None else round(ceiling, 4),
         "si_only_db": round(source.si_only_db(x, y), 4),
         "rate_bits": params.rate_bits,
         "samples": int(len(x)),
@@ -45,11 +47,14 @@ def evaluate_model(params: CodecParams, source: Source, samples: int = DEFAULT_T
 
 
 def bound_table(source: Source, rates: list[int]) -> dict:
-    """Wyner-Ziv limit (dB) per rate, and the side-information-only SQNR."""
+    """Wyner-Ziv limit and zero-delay ceiling (dB; None where no ceiling holds) per rate, and the
+    side-information-only SQNR."""
     spec = source.spectra()
+    ceiling = bounds.zero_delay_ceiling_db(source.genie(), rates)
     return {
         "rates": list(rates),
         "wz_limit_db": [round(v, 4) for v in bounds.wz_limit_db(spec, rates)],
+        "zero_delay_ceiling_db": [None if v is None else round(v, 4) for v in ceiling],
         "si_only_db": round(source.si_only_db(), 4),
         "source": source.description,
         "limit_is_estimate": spec.estimated,

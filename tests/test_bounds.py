@@ -1,4 +1,5 @@
-"""The Wyner-Ziv limit: spectral reverse water-filling against an independent time-domain computation."""
+"""The Wyner-Ziv limit (spectral reverse water-filling against an independent time-domain computation) and the
+zero-delay ceiling (its quantizer gain against a simulation of the quantizer, its genie against data)."""
 
 import json
 
@@ -6,7 +7,10 @@ import numpy as np
 import pytest
 from scipy.linalg import toeplitz
 
-from host.bounds import scenario_spectra, si_only_db_data, si_only_db_scenario, wz_limit_db
+from host.bounds import (MIN_PRIOR_OVER_S, genie_data, genie_scenario, nested_gain_db, scenario_spectra, si_only_db_data,
+                         si_only_db_scenario, wz_limit_db, zero_delay_ceiling_db)
+from host.codec import coset_posterior_mean
+from host.data import save_pairs
 from host.scenarios import SCENARIOS, realization
 
 
@@ -63,3 +67,49 @@ def test_data_estimates_agree_with_theory(name):
 def test_si_only_is_below_limit_and_known_value():
     # scenario A: X = T + Nx, Y = T + Ny -> MMSE of X from Y is ~0.02, 17.07 dB (the issue quotes 17.1)
     assert si_only_db_scenario(SCENARIOS["A"]) == pytest.approx(17.07, abs=0.02)
+
+
+@pytest.mark.parametrize("rate", [1, 2, 4])
+def test_nested_gain_is_what_the_quantizer_and_its_decoder_do(rate):
+    """X = V + Z with V spread far wider than a period: encode X with the uniform nested quantizer at the
+    computed best period, decode with the codec's own posterior mean; the MSE is the computed gain's."""
+    gain, period = nested_gain_db(rate)
+    rng = np.random.default_rng(rate)
+    v = rng.uniform(-500, 500, 2_000_000)
+    x = v + rng.normal(size=v.size)
+    levels = 1 << rate
+    delta = period / levels
+    j = np.mod(np.floor(x / delta + 0.5), levels).astype(np.int64)
+    mse = np.mean((x - coset_posterior_mean(j, v, delta, levels, 1.0)) ** 2)
+    assert -10 * np.log10(mse) == pytest.approx(gain, abs=0.04)
+    # and it is the best period: 5 % either way costs
+    for other in (0.95 * period, 1.05 * period):
+        d = other / levels
+        j = np.mod(np.floor(x / d + 0.5), levels).astype(np.int64)
+        assert np.mean((x - coset_posterior_mean(j, v, d, levels, 1.0)) ** 2) > mse * 0.995
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_zero_delay_ceiling_sits_between_side_information_and_the_limit(name):
+    g = genie_scenario(SCENARIOS[name])
+    x, y = realization(name, 200_000, seed=3)
+    fitted = genie_data(x, y)
+    assert fitted.sqnr_db == pytest.approx(g.sqnr_db, abs=0.1) and fitted.prior_over_s == pytest.approx(g.prior_over_s, rel=0.03)
+    assert g.prior_over_s > MIN_PRIOR_OVER_S
+    ceiling = zero_delay_ceiling_db(g, range(1, 7))
+    limit = wz_limit_db(scenario_spectra(SCENARIOS[name]), range(1, 7))
+    # the genie knows more than Y's past (A's past adds nothing to Y[n]: equal there)
+    assert g.sqnr_db > si_only_db_scenario(SCENARIOS[name], 16) - 0.01
+    assert si_only_db_scenario(SCENARIOS[name]) < ceiling[0]
+    assert all(3.9 < lim - c < 9.2 for c, lim in zip(ceiling, limit))  # the scalar quantizer's distance
+    assert np.all(np.diff(ceiling) > 4)
+
+
+def test_no_ceiling_where_side_information_adds_nothing(wz, tmp_path):
+    rng = np.random.default_rng(0)
+    save_pairs(tmp_path / "white.npz", rng.normal(size=20_000), rng.normal(size=20_000))
+    code, out, err = wz("bound", "--data", str(tmp_path / "white.npz"), "--rates", "1-2", "--json")
+    assert code == 0, err
+    assert json.loads(out)["zero_delay_ceiling_db"] == [None, None]
+    code, out, _ = wz("bound", "--data", str(tmp_path / "white.npz"), "--rates", "1-2")
+    assert "no zero-delay ceiling here" in out

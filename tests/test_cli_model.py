@@ -33,6 +33,8 @@ def test_evaluate_json(wz, model):
     assert {"sqnr_db", "wz_limit_db", "si_only_db", "rate_bits", "samples"} <= set(r)
     assert r["samples"] == 50000 and r["rate_bits"] == 3
     assert r["si_only_db"] < r["sqnr_db"] < r["wz_limit_db"]
+    # a 2-epoch model at R = 3 is a few tenths below the ceiling; well-trained ones reach it within test noise
+    assert r["sqnr_db"] < r["zero_delay_ceiling_db"] + 0.3 and r["zero_delay_ceiling_db"] < r["wz_limit_db"] - 5
 
 
 def test_evaluate_on_a_recording_scores_the_whole_file(wz, model, tmp_path):

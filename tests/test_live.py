@@ -238,6 +238,11 @@ def test_side_information_files(tmp_path, setup):
     np.savez(tmp_path / "bad.npz", x=y)
     with pytest.raises(WzError, match="needs an array 'y'"):
         from_file(tmp_path / "bad.npz")
+    (tmp_path / "three.csv").write_text("1,2,3\n4,5,6\n")
+    (tmp_path / "y.txt").write_text("1\n")
+    for name, message in (("three.csv", "1 column"), ("y.txt", "unsupported file type"), ("none.npz", "side information file not found")):
+        with pytest.raises(WzError, match=message):
+            from_file(tmp_path / name)
 
 
 def test_side_information_from_a_port():

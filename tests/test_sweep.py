@@ -37,6 +37,8 @@ def test_sweep_scores_the_trained_codec_and_every_baseline_below_the_limit():
     assert r["methods"]["trained"]["runs"][0]["info"]["delta"] > 0
     assert r["methods"]["exhaustive"]["runs"][0]["info"]["pairs"] == 9  # A: b of order 1
     assert r["checks"]["above_limit"] == []
+    ceiling = r["reference"]["zero_delay_ceiling_db"][0]
+    assert r["reference"]["si_only_db"] < ceiling < limit and f"| zero-delay ceiling | {ceiling:.2f} |" in sw.to_markdown(r)
     assert {"wzcodec", "numpy", "torch", "python"} <= set(r["versions"]) and r["settings"]["train"]["epochs"] == 1
     assert calls[-1][0] == calls[-1][1] == 1 + len(r["methods"]) and any("exhaustive" in c[2] for c in calls)
     json.dumps(r)  # plain JSON values throughout

@@ -162,9 +162,10 @@ def genie_data(x: np.ndarray, y: np.ndarray, taps: int = GENIE_TAPS) -> Genie:
     target = x[taps:] - x[taps:].mean()
     gram, rhs = a.T @ a, a.T @ target
     def residual(cols: np.ndarray) -> float:
-        g = gram[np.ix_(cols, cols)]
-        coef = np.linalg.solve(g + 1e-12 * np.trace(g) / len(cols) * np.eye(len(cols)), rhs[cols])
+        coef = np.linalg.lstsq(gram[np.ix_(cols, cols)], rhs[cols], rcond=None)[0]  # singular (constant Y): fine
         return max(float(target @ target - coef @ rhs[cols]) / len(target), 1e-300)
+    if not np.var(target) > 0:
+        return Genie(0.0, 0.0)  # a constant source: nothing to estimate, no ceiling
     mse = residual(np.arange(2 * taps))
     past = residual(np.arange(taps))
     return Genie(float(10 * np.log10(np.var(target) / mse)), float(np.sqrt(past / mse)))

@@ -61,24 +61,26 @@ class Source:
         return load_pairs(self.data, min_samples=MIN_SAMPLES)
 
     def spectra(self, x: np.ndarray | None = None, y: np.ndarray | None = None) -> bounds.Spectra:
-        """Exact spectra for a scenario, Welch estimates for a recording."""
+        """Exact spectra for a scenario, Welch estimates for a recording (or x, y)."""
         if self.scenario:
             return bounds.scenario_spectra(get_scenario(self.scenario))
-        if x is None:
-            x, y = load_pairs(self.data, min_samples=MIN_SAMPLES)
-        return bounds.data_spectra(x, y)
+        return bounds.data_spectra(*self._reference_pairs(x, y))
 
     def genie(self, x: np.ndarray | None = None, y: np.ndarray | None = None) -> bounds.Genie:
         """The zero-delay ceiling's genie estimate: exact for a scenario, fitted on a recording (or x, y)."""
         if self.scenario:
             return bounds.genie_scenario(get_scenario(self.scenario))
-        if x is None:
-            x, y = load_pairs(self.data, min_samples=MIN_SAMPLES)
-        return bounds.genie_data(x, y)
+        return bounds.genie_data(*self._reference_pairs(x, y))
 
     def si_only_db(self, x: np.ndarray | None = None, y: np.ndarray | None = None) -> float:
         if self.scenario:
             return bounds.si_only_db_scenario(get_scenario(self.scenario))
+        return bounds.si_only_db_data(*self._reference_pairs(x, y))
+
+    def _reference_pairs(self, x: np.ndarray | None, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) as given, or the whole recording; a constant source has no reference to compute."""
         if x is None:
             x, y = load_pairs(self.data, min_samples=MIN_SAMPLES)
-        return bounds.si_only_db_data(x, y)
+        if not np.ptp(x) > 0:
+            raise WzError(f"{self.description}: the source channel x is constant: there is nothing to code")
+        return x, y

@@ -113,3 +113,6 @@ def test_no_ceiling_where_side_information_adds_nothing(wz, tmp_path):
     assert json.loads(out)["zero_delay_ceiling_db"] == [None, None]
     code, out, _ = wz("bound", "--data", str(tmp_path / "white.npz"), "--rates", "1-2")
     assert "no zero-delay ceiling here" in out
+    save_pairs(tmp_path / "flat.npz", np.ones(5000), rng.normal(size=5000))
+    code, out, err = wz("bound", "--data", str(tmp_path / "flat.npz"))
+    assert code != 0 and "x is constant" in err and len(err.strip().splitlines()) == 1

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from . import model_file
+from .bounds import zero_delay_ceiling_db
 from .cliutil import Progress, add_source_args, emit_json, evaluation_line, positive_int, rate_arg, rates_arg, source_of
 from .errors import WzError
 from .trainset import RECIPES, TrainConfig
@@ -31,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_train)
 
-    p = sub.add_parser("evaluate", help="hard SQNR of a model beside the Wyner-Ziv limit",
+    p = sub.add_parser("evaluate", help="hard SQNR of a model beside the zero-delay ceiling and the Wyner-Ziv limit",
                        description="Score a model with the hard codec: on a fresh test realization of a scenario, "
                        "or on the whole recording given with --data (use a held-out recording).")
     p.add_argument("model", metavar="MODEL.json")
@@ -65,8 +66,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.close()
     model_file.save(out, res.params, res.metadata)
     m = res.metadata
-    print(f"{out}: R={args.rate} taps={args.taps} seed={args.seed} recipe={args.recipe}  validation SQNR {m['validation_sqnr_db']:.2f} dB  "
-          f"({m['selected']}, {m['train_seconds']:.1f} s)  fingerprint {model_file.fingerprint(res.params)}")
+    ceiling = zero_delay_ceiling_db(src.genie(), [args.rate])[0]
+    print(f"{out}: R={args.rate} taps={args.taps} seed={args.seed} recipe={args.recipe}  validation SQNR {m['validation_sqnr_db']:.2f} dB"
+          + ("" if ceiling is None else f" (zero-delay ceiling {ceiling:.2f} dB)")
+          + f"  ({m['selected']}, {m['train_seconds']:.1f} s)  fingerprint {model_file.fingerprint(res.params)}")
     return 0
 
 

@@ -152,23 +152,38 @@ def genie_scenario(sc: Scenario, taps: int = GENIE_TAPS) -> Genie:
     return Genie(float(10 * np.log10(rx(0) / mse)), float(np.sqrt(past / mse)))
 
 
-def genie_data(x: np.ndarray, y: np.ndarray, taps: int = GENIE_TAPS) -> Genie:
-    """The genie estimate fitted by least squares on a recording (with a constant term), evaluated on it."""
+def genie_data(x: np.ndarray, y: np.ndarray, taps: int = GENIE_TAPS, block: int = 1 << 15) -> Genie:
+    """The genie estimate fitted by least squares on a recording (with a constant term), evaluated on it.
+    The normal equations are accumulated `block` rows at a time: memory stays small for long recordings."""
     taps = int(min(taps, max(1, len(x) // 80)))
-    lag = lambda v, k: np.concatenate([np.full(k, v[0]), v[: len(v) - k]])
-    # columns: past X (the encoder's prior), then Y; normal equations, as lstsq on 200,000 x 129 takes seconds
-    a = np.column_stack([lag(x, k) for k in range(1, taps + 1)] + [lag(y, k) for k in range(taps)])[taps:]
-    a -= a.mean(axis=0)  # centred: the constant term
-    target = x[taps:] - x[taps:].mean()
-    gram, rhs = a.T @ a, a.T @ target
+    x = np.asarray(x, dtype=np.float64) - np.mean(x)  # remove offsets first: the centring below stays exact
+    y = np.asarray(y, dtype=np.float64) - np.mean(y)
+    xp = np.concatenate([np.full(taps, x[0]), x])
+    yp = np.concatenate([np.full(taps, y[0]), y])
+    width = 2 * taps  # columns: X[n-1..n-taps] (the encoder's prior), then Y[n..n-taps+1]
+    gram, rhs, sums = np.zeros((width, width)), np.zeros(width), np.zeros(width)
+    t_sum = t_sq = 0.0
+    for start in range(taps, len(x), block):
+        rows = np.arange(start, min(len(x), start + block)) + taps  # indices into xp, yp
+        a = np.column_stack([xp[rows - k] for k in range(1, taps + 1)] + [yp[rows - k] for k in range(taps)])
+        t = xp[rows]
+        gram += a.T @ a
+        rhs += a.T @ t
+        sums += a.sum(axis=0)
+        t_sum, t_sq = t_sum + float(t.sum()), t_sq + float(t @ t)
+    n = len(x) - taps
+    mean, t_mean = sums / n, t_sum / n
+    gram -= n * np.outer(mean, mean)  # centred: the constant term
+    rhs -= n * mean * t_mean
+    t_var = t_sq / n - t_mean**2
+    if not t_var > 0:
+        return Genie(0.0, 0.0)  # a constant source: nothing to estimate, no ceiling
     def residual(cols: np.ndarray) -> float:
         coef = np.linalg.lstsq(gram[np.ix_(cols, cols)], rhs[cols], rcond=None)[0]  # singular (constant Y): fine
-        return max(float(target @ target - coef @ rhs[cols]) / len(target), 1e-300)
-    if not np.var(target) > 0:
-        return Genie(0.0, 0.0)  # a constant source: nothing to estimate, no ceiling
-    mse = residual(np.arange(2 * taps))
+        return max(t_var - float(coef @ rhs[cols]) / n, 1e-300 * t_var)
+    mse = residual(np.arange(width))
     past = residual(np.arange(taps))
-    return Genie(float(10 * np.log10(np.var(target) / mse)), float(np.sqrt(past / mse)))
+    return Genie(float(10 * np.log10(t_var / mse)), float(np.sqrt(past / mse)))
 
 
 def zero_delay_ceiling_db(genie: Genie, rates) -> list[float | None]:

@@ -95,6 +95,9 @@ def test_zero_delay_ceiling_sits_between_side_information_and_the_limit(name):
     x, y = realization(name, 200_000, seed=3)
     fitted = genie_data(x, y)
     assert fitted.sqnr_db == pytest.approx(g.sqnr_db, abs=0.1) and fitted.prior_over_s == pytest.approx(g.prior_over_s, rel=0.03)
+    # units, offsets (a sensor at 300 K) and the accumulation block change nothing
+    other = genie_data(0.01 * x + 300.0, 5.0 * y - 7.0, block=1000)
+    assert other.sqnr_db == pytest.approx(fitted.sqnr_db, abs=1e-6) and other.prior_over_s == pytest.approx(fitted.prior_over_s, rel=1e-6)
     assert g.prior_over_s > MIN_PRIOR_OVER_S
     ceiling = zero_delay_ceiling_db(g, range(1, 7))
     limit = wz_limit_db(scenario_spectra(SCENARIOS[name]), range(1, 7))

@@ -70,6 +70,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"{out}: R={args.rate} taps={args.taps} seed={args.seed} recipe={args.recipe}  validation SQNR {m['validation_sqnr_db']:.2f} dB"
           + ("" if ceiling is None else f" (zero-delay ceiling {ceiling:.2f} dB)")
           + f"  ({m['selected']}, {m['train_seconds']:.1f} s)  fingerprint {model_file.fingerprint(res.params)}")
+    if ceiling is None:
+        print("note: Y adds little beyond the past of X here (a slowly varying sensor?): this codec's binning gains "
+              "little on such data; README \"Slowly varying sensors need a different encoder\"")
     return 0
 
 

@@ -52,11 +52,23 @@ def test_train_on_a_recording(wz, tmp_path):
     code, out, err = wz("train", "--data", tmp_path / "rec.npy", "--rate", "2", "--epochs", "1", "--quiet", "-o", tmp_path / "m.json")
     assert code == 0, err
     assert "first 24000 samples train" in json.loads((tmp_path / "m.json").read_text())["training"]["data"]
+    assert "(zero-delay ceiling " in out and "note:" not in out
+
+
+def test_train_says_when_binning_is_the_wrong_tool(wz, tmp_path):
+    # a slowly varying sensor with a weak partner channel: no ceiling, and a hint instead
+    rng = np.random.default_rng(3)
+    x = np.cumsum(rng.normal(0.0, 0.1, 30000))
+    save_pairs(tmp_path / "slow.npz", x, x + rng.normal(0.0, 1.0, 30000))
+    code, out, err = wz("train", "--data", tmp_path / "slow.npz", "--rate", "2", "--epochs", "1", "--quiet", "-o", tmp_path / "m.json")
+    assert code == 0, err
+    assert "zero-delay ceiling" not in out and "note: Y adds little beyond the past of X" in out
 
 
 def test_bound_text(wz):
     code, out, _ = wz("bound", "--scenario", "C", "--rates", "1,6")
     assert code == 0 and "24.88" in out and " 54.9" in out and len(out.strip().splitlines()) == 4
+    assert "20.91" in out and "45.89" in out  # the zero-delay ceiling column
 
 
 def _bad_files(tmp_path):

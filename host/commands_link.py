@@ -199,7 +199,8 @@ def cmd_live_demo(args: argparse.Namespace) -> int:
     get_scenario(scenario)
     x, y = source_samples(scenario, None, args.samples, DEFAULT_SEED)
     print(f"streaming {len(x)} samples of scenario {scenario} through the emulated board (MicroPython VM), a pty and "
-          f"pyserial into the live decoder (model {model_file.fingerprint(params)}, R = {params.rate_bits})", flush=True)
+          f"pyserial into the live decoder (model {model_file.fingerprint(params)}, R = {params.rate_bits})", flush=True,
+          file=sys.stderr if args.json else sys.stdout)  # --json: stdout holds the one JSON object only
     status = terminal_status if sys.stderr.isatty() else None
     truth, session = loopback(args.model, x, y, EmulatorConfig(link="pty", faults=FaultPlan.parse(args.faults)),
                               on_status=status)
@@ -210,8 +211,10 @@ def cmd_live_demo(args: argparse.Namespace) -> int:
     offline_db = codec.sqnr_db(x, codec.decode(params, truth.j, y)) if sent.all() else None
     float_db = codec.run_sqnr_db(params, x, y)
     limit = bounds.wz_limit_db(bounds.scenario_spectra(get_scenario(scenario)), [params.rate_bits])[0]
+    ceiling = bounds.zero_delay_ceiling_db(bounds.genie_scenario(get_scenario(scenario)), [params.rate_bits])[0]
     report = {"live_sqnr_db": s.get("sqnr_db"), "offline_sqnr_db": None if offline_db is None else round(offline_db, 4),
-              "float_codec_sqnr_db": round(float_db, 4), "wz_limit_db": round(limit, 4), "samples": s["samples"],
+              "float_codec_sqnr_db": round(float_db, 4), "zero_delay_ceiling_db": round(ceiling, 4),
+              "wz_limit_db": round(limit, 4), "samples": s["samples"],
               "lost_samples": s["lost_samples"], "frames_ok": s["frames_ok"], "crc_errors": s["crc_errors"],
               "samples_per_s": s["samples_per_s"]}
     if args.json:
@@ -221,5 +224,5 @@ def cmd_live_demo(args: argparse.Namespace) -> int:
     off = f"{offline_db:.2f} dB" if offline_db is not None else "n/a (the device restarted)"
     live = f"{s['sqnr_db']:.2f} dB" if s.get("sqnr_db") is not None else "n/a"
     print(f"SQNR: live {live}   offline decode of the device's indices {off}   float codec {float_db:.2f} dB   "
-          f"Wyner-Ziv limit {limit:.2f} dB  (R = {params.rate_bits}, {len(x)} samples)")
+          f"zero-delay ceiling {ceiling:.2f} dB   Wyner-Ziv limit {limit:.2f} dB  (R = {params.rate_bits}, {len(x)} samples)")
     return 0

@@ -198,3 +198,13 @@ def test_emulate_and_decode_commands(tmp_path, wz):
 def test_bad_fault_spec_is_one_line(wz):
     code, out, err = wz("emulate", "--model", MODELS / "A_R2.json", "--scenario", "A", "--faults", "drop=2")
     assert code == 2 and "--faults" in err and len(err.strip().splitlines()) == 1
+
+
+def test_live_demo_reports_the_chain_against_both_references(wz):
+    require_vm()
+    code, out, err = wz("live-demo", "--model", MODELS / "B_R2.json", "--scenario", "B", "--samples", "3000", "--json")
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["samples"] == 3000 and r["lost_samples"] == 0
+    assert r["live_sqnr_db"] == pytest.approx(r["offline_sqnr_db"], abs=1e-3)
+    assert r["float_codec_sqnr_db"] < r["zero_delay_ceiling_db"] + 0.5 < r["wz_limit_db"]

@@ -48,38 +48,51 @@ TAPS = GENIE_TAPS  # 64: C needs more than 16
 TARGETS = {"A": [19.1, 23.2, 28.1, 33.4, None, None],
            "B": [None, 23.2, 28.0, 33.0, 38.0, 42.1],
            "C": [None, 23.6, 28.1, 32.8, 38.0, 43.7]}
-GAP_GOAL = {1: 4.0, 6: 8.0}  # "within 4 dB of the limit at R = 1 and 8 dB at R = 6"
 
 
-class PeriodicQuantizer:
-    """MMSE distortion of periodic index tables for X = V + Z, Z ~ N(0, 1), V uniform over one period.
+class TableQuantizer:
+    """MMSE distortion of index tables over fine cells, for X = V + Z, Z ~ N(0, 1) (units of s): the per-cell
+    moments of N(x - v), weighted over the values of V, are precomputed on a grid of x, so the distortion of
+    any table (fine cell -> index) is three small matrix products."""
 
-    The period L holds `cells` fine cells of width L / cells; a table maps fine cell -> index. Per-cell
-    moments of N(x - v) are precomputed on a grid (`grid` points per cell, `phases` values of v per cell),
-    so the distortion of any table is three small matrix products.
-    """
-
-    def __init__(self, period: float, cells: int, grid: int = 12, phases: int = 6, span: float = 9.0):
-        self.period, self.cells = period, cells
-        width = period / cells
-        copies = int(np.ceil(2 * span / period)) + 2
-        x = (np.arange(copies * cells * grid) + 0.5) * (width / grid) - copies * period / 2
-        cell = np.floor((x % period) / width).astype(int) % cells
-        v = (np.arange(cells * phases) + 0.5) * period / (cells * phases)
-        weight = norm.pdf(x[None, :] - v[:, None]) * (width / grid)  # (phases*cells, len(x))
+    def __init__(self, x: np.ndarray, cell: np.ndarray, cells: int, v: np.ndarray, v_weight: np.ndarray, dx: float):
+        self.cells = cells
+        weight = v_weight[:, None] * norm.pdf(x[None, :] - v[:, None]) * dx  # (len(v), len(x))
         onehot = np.zeros((len(x), cells))
         onehot[np.arange(len(x)), cell] = 1.0
-        self.m0 = weight @ onehot
-        self.m1 = weight @ (onehot * x[:, None])
-        self.m2 = weight @ (onehot * x[:, None] ** 2)
+        self.m0, self.m1, self.m2 = weight @ onehot, weight @ (onehot * x[:, None]), weight @ (onehot * x[:, None] ** 2)
 
     def distortion(self, table: np.ndarray) -> float:
         """Mean squared error of the posterior-mean decoder, in units of the residual variance."""
         assign = np.zeros((self.cells, int(table.max()) + 1))
         assign[np.arange(self.cells), table] = 1.0
         s0, s1, s2 = self.m0 @ assign, self.m1 @ assign, self.m2 @ assign
-        safe = np.where(s0 > 0, s0, 1.0)
-        return float((s2 - np.where(s0 > 0, s1 ** 2 / safe, 0.0)).sum(axis=1).mean())
+        return float((s2 - np.where(s0 > 0, s1**2 / np.where(s0 > 0, s0, 1.0), 0.0)).sum())
+
+
+def periodic_quantizer(period: float, cells: int, grid: int = 12, phases: int = 6, span: float = 9.0) -> TableQuantizer:
+    """Part 1: V flat (uniform over one period, `phases` values per fine cell); the period holds `cells` fine
+    cells of width period / cells, `grid` points of x each; a table is one period's indices."""
+    width = period / cells
+    copies = int(np.ceil(2 * span / period)) + 2
+    x = (np.arange(copies * cells * grid) + 0.5) * (width / grid) - copies * period / 2
+    cell = np.floor((x % period) / width).astype(int) % cells
+    v = (np.arange(cells * phases) + 0.5) * period / (cells * phases)
+    return TableQuantizer(x, cell, cells, v, np.full(len(v), 1 / len(v)), width / grid)
+
+
+def prior_quantizer(sigma_p: float, width: float, span: float = 4.5, grid: int = 8, points: int = 241) -> TableQuantizer:
+    """Part 1b: V ~ N(0, sigma_p^2 - 1) -- the prior the encoder shares with the decoder (X[n] given the past of
+    X) is not flat after all. Fine cells of `width` over +-span sigma_p (the outer two open), *any* index per
+    cell: non-periodic tables may use the prior."""
+    half = int(np.ceil(span * sigma_p / width))
+    dx = width / grid
+    x = np.arange(-(half * width + 7), half * width + 7, dx) + dx / 2
+    cell = np.clip(np.floor(x / width).astype(int) + half, 0, 2 * half - 1)
+    sd_v = math.sqrt(sigma_p**2 - 1)
+    v = np.linspace(-5.5 * sd_v, 5.5 * sd_v, points)
+    wv = norm.pdf(v / sd_v)
+    return TableQuantizer(x, cell, 2 * half, v, wv / wv.sum(), dx)
 
 
 def table_search_db(rate: int, per_index: int, periods: np.ndarray, restarts: int, seed: int) -> tuple[float, float, float, list[int]]:
@@ -92,7 +105,7 @@ def table_search_db(rate: int, per_index: int, periods: np.ndarray, restarts: in
     best = (np.inf, 0.0, [])
     uniform = np.inf
     for period in periods:
-        q = PeriodicQuantizer(float(period), cells)
+        q = periodic_quantizer(float(period), cells)
         uniform = min(uniform, q.distortion(np.repeat(np.arange(levels), per_index)))
         for start in range(restarts + 1):
             table = np.repeat(np.arange(levels), per_index) if start == 0 else rng.integers(0, levels, cells)
@@ -102,33 +115,7 @@ def table_search_db(rate: int, per_index: int, periods: np.ndarray, restarts: in
     return -10 * np.log10(uniform), -10 * np.log10(best[0]), best[1], best[2]
 
 
-class PriorQuantizer:
-    """Part 1b: X = V + Z (units of s), V ~ N(0, sigma_p^2 - 1) -- the prior the encoder shares with the
-    decoder (X[n] given the past of X) is not flat after all. Fine cells of `width` over +-span sigma_p (the
-    outer two open), *any* index per cell: non-periodic tables may use the prior."""
-
-    def __init__(self, sigma_p: float, width: float, span: float = 4.5, grid: int = 8, points: int = 241):
-        half = int(np.ceil(span * sigma_p / width))
-        self.cells = 2 * half
-        dx = width / grid
-        x = np.arange(-(half * width + 7), half * width + 7, dx) + dx / 2
-        cell = np.clip(np.floor(x / width).astype(int) + half, 0, self.cells - 1)
-        sd_v = math.sqrt(sigma_p**2 - 1)
-        v = np.linspace(-5.5 * sd_v, 5.5 * sd_v, points)
-        wv = norm.pdf(v / sd_v)
-        weight = (wv / wv.sum())[:, None] * norm.pdf(x[None, :] - v[:, None]) * dx
-        onehot = np.zeros((len(x), self.cells))
-        onehot[np.arange(len(x)), cell] = 1.0
-        self.m0, self.m1, self.m2 = weight @ onehot, weight @ (onehot * x[:, None]), weight @ (onehot * x[:, None] ** 2)
-
-    def distortion(self, table: np.ndarray) -> float:
-        assign = np.zeros((self.cells, int(table.max()) + 1))
-        assign[np.arange(self.cells), table] = 1.0
-        s0, s1, s2 = self.m0 @ assign, self.m1 @ assign, self.m2 @ assign
-        return float((s2 - np.where(s0 > 0, s1**2 / np.where(s0 > 0, s0, 1.0), 0.0)).sum())
-
-
-def _descend(q, table: np.ndarray, levels: int, rng: np.random.Generator) -> tuple[float, np.ndarray]:
+def _descend(q: TableQuantizer, table: np.ndarray, levels: int, rng: np.random.Generator) -> tuple[float, np.ndarray]:
     """First-improvement local search: change one cell's index while that lowers the distortion."""
     d = q.distortion(table)
     improved = True
@@ -152,7 +139,7 @@ def prior_search_db(sigma_p: float, rate: int, per_index: int, restarts: int, se
     rng = np.random.default_rng(seed)
     uniform, found = np.inf, np.inf
     for period in np.arange(5.0, 10.01, 0.25):
-        q = PriorQuantizer(sigma_p, period / levels / per_index)
+        q = prior_quantizer(sigma_p, period / levels / per_index)
         cells = np.arange(q.cells)
         uniform = min(uniform, *(q.distortion((cells + off) // per_index % levels) for off in range(per_index * levels)))
         for start in range(restarts + 1):

@@ -27,6 +27,7 @@ demo: setup
 	$(BIN)/wzcodec demo
 
 test: setup
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 # the committed sweeps of the three reference scenarios (docs/results/, a few minutes each)

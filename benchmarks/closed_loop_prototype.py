@@ -28,14 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
-from host.bounds import data_spectra, genie_data, wz_limit_db, zero_delay_ceiling_db
-from host.cliutil import rates_arg
-from host.codec import sqnr_db
-from host.data import save_pairs
-from host.scenarios import realization
-from host.sources import Source
-from host.trainset import TrainConfig
-from host.workflows import evaluate_model, train_model
+from wzcodec.cli.util import rates_arg
+from wzcodec.core.lags import lags
+from wzcodec.core.metrics import sqnr_db
+from wzcodec.data.recordings import save_pairs
+from wzcodec.data.scenarios import realization
+from wzcodec.data.sources import Source
+from wzcodec.evaluation.bounds import data_spectra, genie_data, wz_limit_db, zero_delay_ceiling_db
+from wzcodec.evaluation.workflows import evaluate_model, train_model
+from wzcodec.training.config import TrainConfig
 
 ORDER = 4  # predictor taps
 SIDE_TAPS = 16  # of Y in the host's reconstruction
@@ -52,8 +53,6 @@ def slow_sensor(n: int = 150_000, seed: int = 8) -> tuple[np.ndarray, np.ndarray
     return x, x + rng.normal(0.0, 1.0, n)
 
 
-def _lags(v: np.ndarray, first: int, count: int) -> list[np.ndarray]:
-    return [np.concatenate([np.zeros(k), v[: len(v) - k]]) for k in range(first, first + count)]
 
 
 def closed_loop(x: np.ndarray, a: np.ndarray, delta: float, levels: int) -> np.ndarray:
@@ -77,17 +76,17 @@ def prototype_db(train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, n
     (xt, yt), (xs, ys) = train, test
     mx, sx, my, sy = xt.mean(), xt.std(), yt.mean(), yt.std()
     xt, xs, yt, ys = (xt - mx) / sx, (xs - mx) / sx, (yt - my) / sy, (ys - my) / sy
-    past = np.column_stack(_lags(xt, 1, ORDER))
+    past = np.column_stack(lags(xt, 1, ORDER))
     a, *_ = np.linalg.lstsq(past[ORDER:], xt[ORDER:], rcond=None)
     innovation = float(np.std((xt - past @ a)[ORDER:]))
     best = (-math.inf, 0.0, np.zeros(0))
     for mult in np.exp(np.linspace(math.log(0.2), math.log(3.0), 25)):
         delta = mult * innovation * 4 / (1 << rate)
-        cols = np.column_stack(_lags(closed_loop(xt, a, delta, 1 << rate), 0, 5) + _lags(yt, 0, SIDE_TAPS))
+        cols = np.column_stack(lags(closed_loop(xt, a, delta, 1 << rate), 0, 5) + lags(yt, 0, SIDE_TAPS))
         w, *_ = np.linalg.lstsq(cols[WARM:], xt[WARM:], rcond=None)
         best = max(best, (sqnr_db(xt[WARM:], (cols @ w)[WARM:]), delta, w), key=lambda t: t[0])
     _, delta, w = best
-    cols = np.column_stack(_lags(closed_loop(xs, a, delta, 1 << rate), 0, 5) + _lags(ys, 0, SIDE_TAPS))
+    cols = np.column_stack(lags(closed_loop(xs, a, delta, 1 << rate), 0, 5) + lags(ys, 0, SIDE_TAPS))
     return sqnr_db(xs[WARM:], (cols @ w)[WARM:])
 
 
@@ -127,7 +126,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for r in rows:
         d, c = r.get("default_recipe_db"), r["zero_delay_ceiling_db"]
-        print(f"| {r['source']} | {r['rate']} | {r['closed_loop_db']:.2f} | {'—' if d is None else f'{d:.2f}'} | {'—' if c is None else f'{c:.2f}'} | {r['wz_limit_db']:.2f} |")
+        cells = [r["source"], r["rate"], f"{r['closed_loop_db']:.2f}", "—" if d is None else f"{d:.2f}",
+                 "—" if c is None else f"{c:.2f}", f"{r['wz_limit_db']:.2f}"]
+        print("| " + " | ".join(str(v) for v in cells) + " |")
 
 
 if __name__ == "__main__":

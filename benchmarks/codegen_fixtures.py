@@ -13,10 +13,10 @@ import argparse
 import time
 from pathlib import Path
 
-from host import model_file
-from host.sources import Source
-from host.train import TrainConfig
-from host.workflows import train_model
+from wzcodec.core import model_file
+from wzcodec.data.sources import Source
+from wzcodec.evaluation.workflows import train_model
+from wzcodec.training.config import TrainConfig
 
 REPO = Path(__file__).resolve().parent.parent
 

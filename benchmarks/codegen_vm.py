@@ -22,17 +22,21 @@ from pathlib import Path
 
 import numpy as np
 
+from wzcodec.codegen import fixedpoint
+from wzcodec.codegen.analysis import fixed_point_loss
+from wzcodec.codegen.mapping import choose_mapping
+from wzcodec.core import model_file
+from wzcodec.data.sources import Source
+from wzcodec.emulator import micropython
+from wzcodec.emulator.micropython import alloc_and_speed, encoder_case, run_encoders
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests" / "fixtures"))
-
-from codegen_support import alloc_and_speed, build_cases, fixture_model, run_cases  # noqa: E402
-
-from codegen.analysis import fixed_point_loss  # noqa: E402
-from codegen.mapping import choose_mapping  # noqa: E402
-from host import fixedpoint, model_file  # noqa: E402
-from host.sources import Source  # noqa: E402
-
+MODELS = REPO / "tests" / "fixtures" / "models"  # benchmarks/codegen_fixtures.py writes them
 ARCHS = ("armv6m", "armv7m", "xtensawin")
+
+
+def fixture_model(scenario: str, rate: int):
+    return model_file.load(MODELS / f"{scenario}_R{rate}.json")[0]
 
 
 def bit_exact_table(samples: int) -> None:
@@ -40,11 +44,12 @@ def bit_exact_table(samples: int) -> None:
     rows = {}
     for bits in (12, 16):
         t0 = time.time()
-        cases = build_cases(bits, samples)
-        got, times = run_cases(cases)
+        # the cases of tests/test_device_vm.py (tests/fixtures/codegen_support.py: build_cases, seed 7 + R)
+        keys = [(sc, r) for sc in "ABC" for r in range(1, 9)]
+        cases = [encoder_case(f"enc_{sc}{r}_{bits}", fixture_model(sc, r), bits, sc, samples, 7 + r) for sc, r in keys]
+        got, times = run_encoders(cases)
         print(f"<!-- {bits}-bit: {len(cases)} encoders x {samples} samples in one VM process, {time.time() - t0:.1f} s -->")
-        for c in cases:
-            sc, r = c.name[4], int(c.name[5])
+        for (sc, r), c in zip(keys, cases):
             idx, packed = got[c.name]
             p = fixture_model(sc, r)
             rep = fixed_point_loss(p, c.fp, *data[sc])
@@ -95,6 +100,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=100_000)
     args = ap.parse_args()
+    if problem := micropython.problem():
+        sys.exit(f"codegen_vm.py needs the MicroPython VM: {problem}")
     print("## Bit-exactness in the VM and fixed-point loss\n")
     bit_exact_table(args.samples)
     print("## Allocation and speed in the VM (device/encoder.py)\n")

@@ -16,22 +16,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from wzcodec.codegen import fixedpoint
+from wzcodec.codegen.mapping import choose_mapping, input_range
+from wzcodec.core import codec, model_file
+from wzcodec.emulator.board import EmulatorConfig, source_samples
+from wzcodec.emulator.faults import FaultPlan
+from wzcodec.emulator.loopback import loopback
+from wzcodec.link.live import LOST, OK, load_model
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from codegen.mapping import choose_mapping, input_range  # noqa: E402
-from host import codec, fixedpoint, model_file  # noqa: E402
-from host.emulate import EmulatorConfig, source_samples  # noqa: E402
-from host.faults import FaultPlan  # noqa: E402
-from host.live import LOST, OK, load_model  # noqa: E402
-from host.loopback import loopback  # noqa: E402
-
 MODELS = REPO / "tests" / "fixtures" / "models"
 CASES = [("A", 2), ("A", 4), ("B", 2), ("B", 4)]
 

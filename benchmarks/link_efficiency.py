@@ -11,16 +11,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
+from wzcodec.emulator.board import source_samples
+from wzcodec.emulator.loopback import loopback
+from wzcodec.link import frames
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from host import frames  # noqa: E402
-from host.emulate import source_samples  # noqa: E402
-from host.loopback import loopback  # noqa: E402
-
 MODELS = REPO / "tests" / "fixtures" / "models"
 N = 50_000
 LENGTHS = (8, 16, 32, 64, 128, 248)

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from wzcodec.emulator.board import EmulatorConfig, source_samples
+from wzcodec.emulator.loopback import loopback
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from host.emulate import EmulatorConfig, source_samples  # noqa: E402
-from host.loopback import loopback  # noqa: E402
-
 MODEL = REPO / "models" / "default.json"
 RATE = 1000.0
 
@@ -35,7 +32,7 @@ def run(frame: int, n: int) -> dict:
     lat = (out["t"] - truth.t_in[out["index"]]) * 1000  # ms
     last = lat[frame - 1 :: frame]  # the sample that completes each frame: no framing wait
     pace = np.diff(truth.t_in) * 1000
-    q = lambda v, p: round(float(np.percentile(v, p)), 3)  # noqa: E731
+    q = lambda v, p: round(float(np.percentile(v, p)), 3)
     return {"frame_samples": frame, "samples": n, "all_median_ms": q(lat, 50), "all_p99_ms": q(lat, 99),
             "all_max_ms": round(float(lat.max()), 3), "framing_mean_ms": round((frame - 1) / 2 / RATE * 1000, 3),
             "added_median_ms": q(last, 50), "added_p95_ms": q(last, 95), "added_p99_ms": q(last, 99),

@@ -13,23 +13,21 @@ Best of 3 for the host-only figures. Model: models/default.json.
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from wzcodec.core import codec, model_file
+from wzcodec.emulator.board import source_samples
+from wzcodec.emulator.faults import FaultInjector, FaultPlan
+from wzcodec.emulator.loopback import loopback
+from wzcodec.link import frames
+from wzcodec.link.live import LiveDecoder, load_model
+from wzcodec.link.sideinfo import ArraySideInfo
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from host import codec, frames, model_file  # noqa: E402
-from host.emulate import source_samples  # noqa: E402
-from host.faults import FaultInjector, FaultPlan  # noqa: E402
-from host.live import LiveDecoder, load_model  # noqa: E402
-from host.loopback import loopback  # noqa: E402
-from host.sideinfo import ArraySideInfo  # noqa: E402
-
 MODEL = REPO / "models" / "default.json"
 N = 1_000_000
 
@@ -62,8 +60,8 @@ def main() -> None:
     x, y = source_samples("A", None, N, 2026)
     j = codec.encode(params, x)
     res = {"batch_host_codec": N / best(lambda: codec.decode(params, j, y))}
-    from codegen.generate import BoardSettings, generate
-    from codegen.mapping import choose_mapping, input_range
+    from wzcodec.codegen.generate import BoardSettings, generate
+    from wzcodec.codegen.mapping import choose_mapping, input_range
 
     with tempfile.TemporaryDirectory() as tmp:
         inp, _ = choose_mapping(params, *input_range(None, None))

@@ -19,16 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from host.cliutil import rates_arg
-from host.codec import coset_posterior_mean, sqnr_db
-from host.scenarios import realization
-from host.workflows import DEFAULT_TEST_SAMPLES as TEST_SAMPLES, DEFAULT_TEST_SEED as TEST_SEED
+from wzcodec.cli.util import rates_arg
+from wzcodec.core.kernel import coset_posterior_mean
+from wzcodec.core.lags import lags
+from wzcodec.core.metrics import sqnr_db
+from wzcodec.data.scenarios import realization
+from wzcodec.evaluation.workflows import DEFAULT_TEST_SAMPLES as TEST_SAMPLES
+from wzcodec.evaluation.workflows import DEFAULT_TEST_SEED as TEST_SEED
 
 TAPS = 16
-
-
-def lags(v: np.ndarray, first: int, count: int) -> list[np.ndarray]:
-    return [np.concatenate([np.zeros(k), v[: len(v) - k]]) for k in range(first, first + count)]
 
 
 def estimator(x: np.ndarray, y: np.ndarray, genie: bool) -> np.ndarray:

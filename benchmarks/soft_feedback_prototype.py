@@ -20,28 +20,29 @@ from pathlib import Path
 
 import numpy as np
 
-from host.codec import Fir, run_sqnr_db, sqnr_db
-from host.scenarios import realization
-from host.sources import Source
-from host.trainset import TrainConfig
-from host.workflows import DEFAULT_TEST_SAMPLES, DEFAULT_TEST_SEED, train_model
+from wzcodec.core.codec import run_sqnr_db
+from wzcodec.core.kernel import Fir
+from wzcodec.core.lags import lags
+from wzcodec.core.metrics import sqnr_db
+from wzcodec.data.scenarios import realization
+from wzcodec.data.sources import Source
+from wzcodec.evaluation.workflows import DEFAULT_TEST_SAMPLES, DEFAULT_TEST_SEED, train_model
+from wzcodec.training.config import TrainConfig
 
 SIDE_TAPS = FEEDBACK_TAPS = 16  # as the default recipe
 WARM = 64
 ROUNDS = 3
 
 
-def _lags(v: np.ndarray, first: int, count: int) -> list[np.ndarray]:
-    return [np.concatenate([np.zeros(k), v[: len(v) - k]]) for k in range(first, first + count)]
 
 
 def _posterior_mean(j: int, v: float, delta: float, alpha: float, sigma: float) -> float:
-    """host.codec.coset_posterior_mean for one sample, in plain floats (the loop below is per sample)."""
+    """wzcodec.core.kernel.coset_posterior_mean for one sample, in plain floats (the loop below is per sample)."""
     base = j * delta
     near = base + math.floor((v - base) / alpha + 0.5) * alpha
     num = den = 0.0
-    for l in range(-3, 4):
-        m = near + l * alpha
+    for k in range(-3, 4):
+        m = near + k * alpha
         a, b = (m - delta / 2 - v) / sigma, (m + delta / 2 - v) / sigma
         w = 0.5 * (math.erf(b / math.sqrt(2)) - math.erf(a / math.sqrt(2)))
         num += v * w + sigma * (math.exp(-0.5 * a * a) - math.exp(-0.5 * b * b)) / math.sqrt(2 * math.pi)
@@ -71,12 +72,12 @@ def run(scenario: str, rate: int) -> dict:
     j = np.mod(np.floor(u / p.delta + 0.5), p.levels).astype(np.int64)
     uh = np.floor(u / p.delta + 0.5) * p.delta  # the first round is teacher-forced, as training's fit_side
     for _ in range(ROUNDS):
-        cols = np.column_stack(_lags(yt, 0, SIDE_TAPS) + _lags(uh, 1, FEEDBACK_TAPS))
+        cols = np.column_stack(lags(yt, 0, SIDE_TAPS) + lags(uh, 1, FEEDBACK_TAPS))
         w, *_ = np.linalg.lstsq(cols[WARM:], u[WARM:], rcond=None)
         b, f = w[:SIDE_TAPS], w[SIDE_TAPS:]
         sigma = float(np.std((u - cols @ w)[WARM:]))
         uh = soft_decode(j, Fir(b)(yt), f, p.delta, p.levels, sigma)
-    cols = np.column_stack(_lags(uh, 0, len(p.c)) + _lags(yt, 0, len(p.e)))
+    cols = np.column_stack(lags(uh, 0, len(p.c)) + lags(yt, 0, len(p.e)))
     ce, *_ = np.linalg.lstsq(cols[WARM:], xt[WARM:], rcond=None)
     js = np.mod(np.floor(Fir(p.a)(xs) / p.delta + 0.5), p.levels).astype(np.int64)
     uhs = soft_decode(js, Fir(b)(ys), f, p.delta, p.levels, sigma)

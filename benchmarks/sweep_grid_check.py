@@ -25,13 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from host.baselines import exhaustive_search, no_filter, to_user_units
-from host.codec import CodecParams
-from host.cliutil import rates_arg
-from host.codec import run_sqnr_db
-from host.sources import Source
-from host.sweep import default_grid
-from host.workflows import DEFAULT_TEST_SAMPLES, DEFAULT_TEST_SEED
+from wzcodec.cli.util import rates_arg
+from wzcodec.core.codec import CodecParams, run_sqnr_db
+from wzcodec.data.sources import Source
+from wzcodec.evaluation.baselines import exhaustive_search, no_filter, to_user_units
+from wzcodec.evaluation.sweep import default_grid
+from wzcodec.evaluation.workflows import DEFAULT_TEST_SAMPLES, DEFAULT_TEST_SEED
 
 # The issue's "exhaustive (order 1)" column, R = 1..6.
 ISSUE_NO_FILTER = {
@@ -56,7 +55,7 @@ def variants(scenario: str) -> dict[str, dict]:
 
 def no_filter_variants(data, rate: int) -> dict:
     """The no-filter codec as the sweep finds it, with a raw hard step, and with b0 = 1 in source units."""
-    from host.train import hard_mse, refine_delta
+    from wzcodec.training.search import hard_mse, refine_delta
 
     def raw(p: CodecParams) -> CodecParams:  # the same two-stage scan as no_filter_params, by raw hard MSE
         for span, step in ((3.0, 0.1), (0.5, 0.02)):

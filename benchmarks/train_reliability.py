@@ -16,10 +16,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from host.cliutil import rates_arg
-from host.sources import Source
-from host.train import TrainConfig
-from host.workflows import evaluate_model, train_model
+from wzcodec.cli.util import rates_arg
+from wzcodec.data.sources import Source
+from wzcodec.evaluation.workflows import evaluate_model, train_model
+from wzcodec.training.config import TrainConfig
 
 # What the paper's recipe reaches in the issue's own trials, minus 0.3 dB (issue 2's acceptance table).
 TARGET = {

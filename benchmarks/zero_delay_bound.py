@@ -37,11 +37,14 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import norm
 
-from host.bounds import GENIE_TAPS, genie_scenario, nested_gain_db, scenario_spectra, wz_limit_db
-from host.cliutil import rates_arg
-from host.codec import coset_posterior_mean, sqnr_db
-from host.scenarios import get_scenario, realization
-from host.workflows import DEFAULT_TEST_SAMPLES as TEST_SAMPLES, DEFAULT_TEST_SEED as TEST_SEED
+from wzcodec.cli.util import rates_arg
+from wzcodec.core.kernel import coset_posterior_mean
+from wzcodec.core.lags import lags
+from wzcodec.core.metrics import sqnr_db
+from wzcodec.data.scenarios import get_scenario, realization
+from wzcodec.evaluation.bounds import GENIE_TAPS, genie_scenario, nested_gain_db, scenario_spectra, wz_limit_db
+from wzcodec.evaluation.workflows import DEFAULT_TEST_SAMPLES as TEST_SAMPLES
+from wzcodec.evaluation.workflows import DEFAULT_TEST_SEED as TEST_SEED
 
 TAPS = GENIE_TAPS  # 64: C needs more than 16
 # issue 6's further targets (dB); None where the issue sets none
@@ -164,8 +167,7 @@ def is_uniform(table: list[int], levels: int) -> bool:
 
 def _columns(x: np.ndarray, y: np.ndarray, genie: bool) -> np.ndarray:
     """Regressors of X[n]: Y[n..n-63], and with the genie X[n-1..n-64]; shape (N, 64 or 128)."""
-    lag = lambda v, k: np.concatenate([np.zeros(k), v[: len(v) - k]])
-    return np.column_stack([lag(y, k) for k in range(TAPS)] + ([lag(x, k) for k in range(1, TAPS + 1)] if genie else []))
+    return np.column_stack(lags(y, 0, TAPS) + (lags(x, 1, TAPS) if genie else []))
 
 
 def genie_side(name: str, test_seeds: int) -> dict:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from host import codec, fixedpoint
-from host.codec import CodecParams
-from host.fixedpoint import FixedPoint
+from wzcodec.codegen import fixedpoint
+from wzcodec.codegen.fixedpoint import FixedPoint
+from wzcodec.core import codec
+from wzcodec.core.codec import CodecParams
 
 DEFAULT_SAMPLES = 200_000
 DEFAULT_SEED = 2026
@@ -62,9 +61,3 @@ def fixed_point_loss(params: CodecParams, fp: FixedPoint, x: np.ndarray, y: np.n
         max_step_diff=int(diff.max(initial=0)),
         clipped=float(np.mean((raw < fp.inp.lo - 0.5) | (raw > fp.inp.hi + 0.5))),
     )
-
-
-def scenario_of(training: dict[str, Any]) -> str | None:
-    """The reference scenario a model was trained on, if its metadata names one (used only to pick A/B/C)."""
-    m = re.fullmatch(r"scenario ([ABC])", str(training.get("data", "")))
-    return m.group(1) if m else None

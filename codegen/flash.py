@@ -8,16 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from host.errors import WzError
-
-from .generate import BOARD_FILES
-
-
-def available_ports() -> list[str]:
-    """Serial ports pyserial can see (device names)."""
-    from serial.tools import list_ports
-
-    return sorted(p.device for p in list_ports.comports())
+from wzcodec.codegen.generate import BOARD_FILES
+from wzcodec.core.errors import WzError
+from wzcodec.link.port import available_ports
 
 
 def check_port(port: str) -> None:

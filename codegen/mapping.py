@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from host.codec import CodecParams
-from host.errors import WzError
-from host.fixedpoint import MAX_INPUT, InputMapping
+from wzcodec.codegen.fixedpoint import MAX_INPUT, InputMapping
+from wzcodec.core.codec import CodecParams
+from wzcodec.core.errors import WzError
 
 SPAN_STD = 12.0  # default: the input range covers the model's mean +- 6 standard deviations
 MAX_ADC_BITS = 24

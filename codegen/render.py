@@ -3,6 +3,9 @@
 Nothing from a model file reaches a template as text: the context may hold only bools, ints, finite
 floats (rendered with repr, which round-trips), None, lists/tuples of those, and two strings checked
 against strict patterns (the 16-hex-digit fingerprint and the package version).
+
+The one exception is trusted code: source text of wzcodec's own modules (the decoding kernel that
+decoder.py embeds), passed separately as `code` and never taken from a model file.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 import jinja2
 import numpy as np
 
-import firmware_templates
+from wzcodec import firmware_templates
 
 FINGERPRINT_RE = re.compile(r"[0-9a-f]{16}")
 VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+-]{0,31}")
@@ -61,6 +64,17 @@ def validate(context: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def render(template: str, context: dict[str, Any]) -> str:
-    """Render firmware_templates/<template> with the validated context."""
-    return _env().get_template(template).render(**validate(context))
+def render(template: str, context: dict[str, Any], code: dict[str, str] | None = None) -> str:
+    """Render firmware_templates/<template> with the validated context.
+
+    code: name -> Python source text from wzcodec's own package files (trusted, inserted as is); never
+    anything derived from a model file. Its names must not shadow context keys.
+    """
+    values = validate(context)
+    for name, text in (code or {}).items():
+        if not isinstance(text, str):
+            raise TypeError(f"template code {name} must be source text, got {type(text).__name__}")
+        if name in values:
+            raise ValueError(f"template code {name} would shadow a context value")
+        values[name] = text
+    return _env().get_template(template).render(**values)

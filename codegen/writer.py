@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
-from host.errors import WzError
+from wzcodec.core.errors import WzError
+from wzcodec.core.files import temporary_beside
 
 
 def write_files(folder: str | Path, files: dict[str, str]) -> list[Path]:
@@ -18,16 +18,15 @@ def write_files(folder: str | Path, files: dict[str, str]) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise WzError(f"output folder {folder} does not exist (create it, or choose one with -o)")
-    temps: list[tuple[str, Path]] = []
+    temps: list[tuple[Path, Path]] = []
     try:
         for name, text in files.items():
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+            tmp = temporary_beside(folder / name)
             temps.append((tmp, folder / name))
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-                f.write(text)
+            tmp.write_bytes(text.encode("utf-8"))
     except OSError as exc:
         for tmp, _ in temps:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
         raise WzError(f"cannot write into {folder}: {exc.strerror or exc}") from None
     for tmp, dest in temps:
         os.replace(tmp, dest)

@@ -1,3 +1,7 @@
-"""wzcodec host side: data, reference codec, bounds, training, link and CLI."""
+"""wzcodec: a deployable zero-delay Wyner-Ziv codec.
+
+Subpackages, in layers (docs/architecture.md): core, data, training, link, codegen, evaluation, emulator, cli.
+Importing `wzcodec` itself loads nothing else.
+"""
 
 __version__ = "0.1.0"

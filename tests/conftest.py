@@ -1,16 +1,16 @@
-import sys
+# tests/ itself is on sys.path through pytest's default import mode (prepend: tests/ has no __init__.py),
+# so tests import `vm` (tests/vm.py), `fixtures.<module>` (tests/fixtures/) and ROOT from here without editing sys.path.
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).parent))  # tests/vm.py and friends
 
 
 @pytest.fixture
 def wz(capsys):
     """Run the wzcodec CLI in-process: returns (exit code, stdout, stderr)."""
-    from host.cli import main
+    from wzcodec.cli.main import main
 
     def run(*argv: str) -> tuple[int, str, str]:
         try:

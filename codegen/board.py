@@ -1,0 +1,94 @@
+"""The board's side of a generated folder: its I/O settings, the input mapping, and how both travel in the
+model file's "device" section (so the emulator and the live decoder learn them from data, never from code)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from wzcodec.codegen.fixedpoint import InputMapping
+from wzcodec.codegen.mapping import choose_mapping, input_range
+from wzcodec.core.errors import WzError
+from wzcodec.core.model_file import Model
+from wzcodec.link.frames import DEFAULT_FRAME_SAMPLES, DEFAULT_HELLO_EVERY, MAX_FRAME_SAMPLES
+
+MAX_SAMPLE_RATE = 100_000
+
+
+def check_frame_settings(frame_samples: int, hello_every: int) -> None:
+    """WzError unless frame_samples is a multiple of 8 in 8..248 and hello_every lies in 1..255."""
+    top = MAX_FRAME_SAMPLES - MAX_FRAME_SAMPLES % 8
+    if isinstance(frame_samples, bool) or not isinstance(frame_samples, int) or not (8 <= frame_samples <= top and frame_samples % 8 == 0):
+        raise WzError(f"--frame-samples must be a multiple of 8 in 8..{top} (whole bytes at every rate), got {frame_samples!r}")
+    if isinstance(hello_every, bool) or not isinstance(hello_every, int) or not 1 <= hello_every <= 255:
+        raise WzError(f"--hello-every must be an integer in 1..255 data frames, got {hello_every!r}")
+
+
+@dataclass(frozen=True)
+class BoardSettings:
+    """The board's I/O as rendered into main.py and link.py. adc_bits None: readings are raw read_u16() values."""
+
+    uart_id: int = 1
+    baud: int = 115200
+    sample_rate: int = 1000  # Hz
+    adc_pin: int = 26
+    tx_pin: int | None = None  # None: the port's default pins for that UART
+    rx_pin: int | None = None
+    adc_bits: int | None = 12
+    frame_samples: int = DEFAULT_FRAME_SAMPLES  # link.py: samples per frame (latency vs overhead)
+    hello_every: int = DEFAULT_HELLO_EVERY  # link.py: data frames per fingerprint (hello) frame
+
+    def check(self) -> None:
+        for name in ("uart_id", "baud", "sample_rate", "adc_pin", "tx_pin", "rx_pin", "adc_bits"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                raise WzError(f"--{name.replace('_', '-')} must be a non-negative integer, got {v!r}")
+        if not 1 <= self.sample_rate <= MAX_SAMPLE_RATE:
+            raise WzError(f"--sample-rate must lie in 1..{MAX_SAMPLE_RATE} Hz, got {self.sample_rate}")
+        if self.baud < 300:
+            raise WzError(f"--baud must be at least 300, got {self.baud}")
+        if self.adc_bits is not None and not 1 <= self.adc_bits <= 16:
+            raise WzError(f"main.py reads a 16-bit read_u16(): --adc-bits must lie in 1..16 (use --input-range otherwise), got {self.adc_bits}")
+        check_frame_settings(self.frame_samples, self.hello_every)
+
+    @property
+    def period_us(self) -> int:
+        return round(1_000_000 / self.sample_rate)
+
+
+def device_section(inp: InputMapping, board: BoardSettings) -> dict[str, dict[str, Any]]:
+    """The model file's "device" section for a generated folder: numbers only."""
+    return {"input": {"lo": inp.lo, "hi": inp.hi, "scale": inp.scale, "offset": inp.offset}, "board": asdict(board)}
+
+
+def settings_of(model: Model, frame_samples: int = DEFAULT_FRAME_SAMPLES,
+                hello_every: int = DEFAULT_HELLO_EVERY) -> tuple[InputMapping, BoardSettings]:
+    """The input mapping and board settings a model's device code was (or is to be) generated with.
+
+    A codegen folder's model.json carries them in its "device" section; a plain model file gets codegen's
+    defaults (a 12-bit ADC spanning the model mean +- 6 std) with the given frame settings.
+    """
+    if model.device is None:
+        lo, hi = input_range(None, None)
+        inp, _ = choose_mapping(model.params, lo, hi)
+        return inp, BoardSettings(frame_samples=frame_samples, hello_every=hello_every)
+    where = f"{model.source}: device"
+    try:
+        i = model.device["input"]
+        inp = InputMapping(_int(i["lo"], f"{where}.input.lo"), _int(i["hi"], f"{where}.input.hi"), float(i["scale"]), float(i["offset"]))
+        known = {f.name for f in fields(BoardSettings)}
+        given = model.device.get("board", {})
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise WzError(f"{where}.board has unknown settings {', '.join(unknown)}")
+        board = BoardSettings(**{k: None if v is None else _int(v, f"{where}.board.{k}") for k, v in given.items()})
+    except (KeyError, TypeError) as exc:
+        raise WzError(f"{where} is incomplete ({exc}): regenerate the folder with `wzcodec codegen`") from None
+    board.check()
+    return inp, board
+
+
+def _int(v: Any, where: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not float(v).is_integer():
+        raise WzError(f"{where} must be an integer, got {v!r}")
+    return int(v)

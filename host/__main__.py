@@ -1,0 +1,7 @@
+"""`python -m wzcodec`: the `wzcodec` command."""
+
+import sys
+
+from wzcodec.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,145 @@
+"""`wzcodec codegen` and `wzcodec flash`."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shlex
+from pathlib import Path
+
+from wzcodec.codegen import analysis, flash
+from wzcodec.codegen.board import BoardSettings
+from wzcodec.codegen.fixedpoint import LIMIT, LIMIT_BITS, MAX_SHIFT, FixedPoint
+from wzcodec.codegen.generate import BOARD_FILES, generate
+from wzcodec.codegen.mapping import choose_mapping, input_range
+from wzcodec.codegen.writer import write_files
+from wzcodec.core import model_file
+from wzcodec.core.codec import CodecParams
+from wzcodec.core.errors import WzError
+from wzcodec.data.sources import Source
+from wzcodec.link.frames import DEFAULT_FRAME_SAMPLES, DEFAULT_HELLO_EVERY
+
+LOSS_TARGET_DB = 0.05
+CLIP_WARN = 1e-3
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("codegen", help="generate the fixed-point MicroPython encoder, board loop and host decoder",
+                       description="Write DIR/encoder.py, DIR/link.py and DIR/main.py (for the board), DIR/decoder.py (for the host), "
+                       "DIR/model.json (the model with these settings, which `wzcodec emulate` and `wzcodec decode` read) "
+                       "and DIR/stream.py (the board loop `wzcodec emulate` runs) "
+                       "from a model file, after proving that the integer arithmetic stays within +-2^29 for every "
+                       "input in the range; prints the proof, the shift F and the fixed-point loss against the float codec.")
+    p.add_argument("model", metavar="MODEL.json")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--adc-bits", type=int, metavar="B", help="inputs are B-bit ADC codes 0..2^B-1 (default 12)")
+    g.add_argument("--input-range", type=int, nargs=2, metavar=("LO", "HI"), help="inputs are integers LO..HI")
+    p.add_argument("--scale", type=float, metavar="S", help="model units per input step, X = (x_int - O) * S "
+                   "(default: the range spans the model mean +- 6 std)")
+    p.add_argument("--offset", type=float, metavar="O", help="input value of X = 0 (default: mid-range = model mean)")
+    b = p.add_argument_group("board (main.py)")
+    b.add_argument("--uart", type=int, default=1, metavar="ID", help="UART id (default 1)")
+    b.add_argument("--baud", type=int, default=115200, help="baud rate (default 115200)")
+    b.add_argument("--tx-pin", type=int, metavar="GPIO", help="UART TX pin (default: the port's pin for that UART)")
+    b.add_argument("--rx-pin", type=int, metavar="GPIO", help="UART RX pin")
+    b.add_argument("--adc-pin", type=int, default=26, metavar="GPIO", help="ADC input pin (default 26, ADC0 on an RP2040)")
+    b.add_argument("--sample-rate", type=int, default=1000, metavar="HZ", help="samples per second (default 1000)")
+    b.add_argument("--frame-samples", type=int, default=DEFAULT_FRAME_SAMPLES, metavar="N",
+                   help=f"samples per link frame, a multiple of 8 up to 248: latency vs overhead (default {DEFAULT_FRAME_SAMPLES})")
+    b.add_argument("--hello-every", type=int, default=DEFAULT_HELLO_EVERY, metavar="K",
+                   help=f"data frames per fingerprint frame (default {DEFAULT_HELLO_EVERY})")
+    c = p.add_argument_group("fixed-point loss check")
+    s = c.add_mutually_exclusive_group()
+    s.add_argument("--scenario", metavar="A|B|C", help="measure on a scenario (default: the one the model was trained on)")
+    s.add_argument("--data", metavar="FILE", help="measure on a recording (.npz/.npy/.csv)")
+    c.add_argument("--samples", type=int, default=analysis.DEFAULT_SAMPLES, help=f"scenario samples (default {analysis.DEFAULT_SAMPLES})")
+    c.add_argument("--seed", type=int, default=analysis.DEFAULT_SEED, help=f"scenario seed (default {analysis.DEFAULT_SEED})")
+    p.add_argument("-o", "--output", default="device", metavar="DIR", help="existing output folder (default device/)")
+    p.set_defaults(handler=cmd_codegen)
+
+    p = sub.add_parser("flash", help="copy the generated encoder.py and main.py to a board (mpremote)",
+                       description="Copy DIR/encoder.py and DIR/main.py to the board's filesystem with mpremote, then "
+                       "reset it so main.py starts. decoder.py stays on the host.")
+    p.add_argument("--port", required=True, help="serial port of the board, e.g. /dev/ttyACM0 or COM3")
+    p.add_argument("--dir", default="device", help="folder with the generated files (default device/)")
+    p.add_argument("--no-reset", action="store_true", help="do not reset the board after copying")
+    p.set_defaults(handler=cmd_flash)
+
+
+def cmd_codegen(args: argparse.Namespace) -> int:
+    model = model_file.read(args.model)
+    params, training = model.params, model.training
+    out = Path(args.output)
+    if not out.is_dir():  # checked first: a typo in -o should not cost a proof and a loss run
+        raise WzError(f"output folder {out} does not exist (create it, or choose one with -o)")
+    if (out / model_file.FOLDER_MODEL).resolve() == Path(model.source).resolve():
+        raise WzError(f"-o {out} would write over the model it reads ({model.source}): write to another folder")
+    lo, hi = input_range(args.adc_bits, tuple(args.input_range) if args.input_range else None)
+    inp, notes = choose_mapping(params, lo, hi, args.scale, args.offset)
+    board = BoardSettings(uart_id=args.uart, baud=args.baud, sample_rate=args.sample_rate, adc_pin=args.adc_pin,
+                          tx_pin=args.tx_pin, rx_pin=args.rx_pin,
+                          adc_bits=None if args.input_range else (args.adc_bits or 12),
+                          frame_samples=args.frame_samples, hello_every=args.hello_every)
+    gen = generate(params, inp, board, training)
+    for line in describe(params, gen.fp, gen.fingerprint, notes):
+        print(line)
+    report = _loss(params, gen.fp, args, training)
+    if report is None:
+        print("fixed-point loss: not measured (give --scenario A|B|C or --data FILE to measure it)")
+    else:
+        print(loss_line(report, inp.bits))
+        if report.clipped > CLIP_WARN:
+            print(f"warning: {100 * report.clipped:.2g}% of the samples fall outside the input range: check --scale and --offset")
+        if report.loss_db > LOSS_TARGET_DB:
+            print(f"warning: the fixed-point loss exceeds {LOSS_TARGET_DB} dB: narrow the input range or use fewer taps")
+    written = write_files(out, gen.files)
+    print("wrote " + ", ".join(str(p) for p in written) + f"  (flash {' and '.join(BOARD_FILES)}; decoder.py is for the host; "
+          f"{model_file.FOLDER_MODEL} is what emulate and decode read)")
+    return 0
+
+
+def describe(params: CodecParams, fp: FixedPoint, fingerprint: str, notes: list[str]) -> list[str]:
+    """The human-readable design: mapping, constants and the range proof."""
+    inp = fp.inp
+    lines = [f"model {fingerprint}: R = {params.rate_bits} bits/sample, {len(params.a)} encoder taps, delta = {params.delta:.6g}",
+             f"input: integers {inp.lo}..{inp.hi} ({inp.bits:.3g} bits), X = (x_int - {inp.offset!r}) * {inp.scale!r} "
+             "in model units; inputs outside the range are clamped on the device"]
+    lines += [f"  chose {n}" for n in notes]
+    lines.append(f"fixed point: F = {fp.shift}, MID = {inp.mid}, K = {fp.const}, A = {list(fp.taps)}; "
+                 f"worst-case error {fp.worst_error_steps:.2g} quantizer steps")
+    why = f"F = {fp.shift + 1} would break it" if fp.shift < MAX_SHIFT else f"F is at its maximum {MAX_SHIFT}"
+    lines.append(f"range proof: every intermediate within +-2^{LIMIT_BITS} = {LIMIT} for every input ({why})")
+    width = max(len(b.what) for b in fp.range_proof())
+    for b in fp.range_proof():
+        lines.append(f"  {b.what:<{width}}  [{b.lo}, {b.hi}]  2^{_log2(b.magnitude)}")
+    return lines
+
+
+def loss_line(r: analysis.LossReport, bits: float) -> str:
+    return (f"fixed-point loss vs float codec on the same {bits:.3g}-bit inputs ({r.samples} samples): {round(r.loss_db, 4) + 0.0:+.4f} dB "
+            f"(float {r.sqnr_input_db:.3f} dB, fixed {r.sqnr_fixed_db:.3f} dB); index agreement {100 * r.agreement:.3f}% "
+            f"(max {r.max_step_diff} step); the integer input itself costs {r.input_loss_db:.3f} dB "
+            f"(clipped {100 * r.clipped:.2g}%)")
+
+
+def _log2(v: int) -> str:
+    return f"{math.log2(v):.1f}" if v > 0 else "-inf"
+
+
+def _loss(params: CodecParams, fp: FixedPoint, args: argparse.Namespace, training: dict) -> analysis.LossReport | None:
+    if args.data:
+        x, y = Source(data=args.data).test_data(0, 0)
+    else:
+        sc = args.scenario or training.get("scenario")
+        if sc is None:
+            return None
+        if args.samples < 1000:
+            raise WzError(f"--samples must be at least 1000, got {args.samples}")
+        x, y = Source(scenario=sc).test_data(args.samples, args.seed)
+    return analysis.fixed_point_loss(params, fp, x, y)
+
+
+def cmd_flash(args: argparse.Namespace) -> int:
+    cmd = flash.flash(args.port, args.dir, reset=not args.no_reset)
+    print("copied " + " and ".join(BOARD_FILES) + f" to {args.port}: " + shlex.join(cmd[2:]))
+    return 0

@@ -1,0 +1,106 @@
+"""`wzcodec train`, `wzcodec evaluate`, `wzcodec bound`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from wzcodec.cli.util import Progress, add_source_args, emit_json, evaluation_line, positive_int, rate_arg, rates_arg, source_of
+from wzcodec.core import model_file
+from wzcodec.core.errors import WzError
+from wzcodec.evaluation import reference
+from wzcodec.evaluation.bounds import zero_delay_ceiling_db
+from wzcodec.evaluation.workflows import DEFAULT_TEST_SAMPLES, DEFAULT_TEST_SEED, bound_table, evaluate_model, train_model
+from wzcodec.training.config import RECIPES, TrainConfig
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a codec at one rate and write a model file",
+                       description="Train a zero-delay Wyner-Ziv codec. With --scenario, 10 seeded training realizations "
+                       "and a validation realization are simulated. With --data, the recording is split in time order: "
+                       "the first 80 percent trains, the last 20 percent validates (model selection by hard SQNR).")
+    add_source_args(p)
+    p.add_argument("--rate", type=rate_arg, required=True, metavar="R", help="bits per sample, 1..8")
+    p.add_argument("--taps", type=positive_int, default=5, help="filter length (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--epochs", type=positive_int, default=TrainConfig.epochs, help=f"epochs per start (default {TrainConfig.epochs})")
+    p.add_argument("--recipe", choices=RECIPES, default=TrainConfig.recipe,
+                   help="plus (default): side information in the reconstruction, least-squares reconstruction taps, "
+                   "posterior-mean coset decoding; paper: the paper's system exactly (nearest coset, X-hat from U-hat)")
+    p.add_argument("--device", default=None, help="torch device (default: cuda if present, else cpu)")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL.json", help="model file to write")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("evaluate", help="hard SQNR of a model beside the zero-delay ceiling and the Wyner-Ziv limit",
+                       description="Score a model with the hard codec: on a fresh test realization of a scenario, "
+                       "or on the whole recording given with --data (use a held-out recording).")
+    p.add_argument("model", metavar="MODEL.json")
+    add_source_args(p)
+    p.add_argument("--samples", type=positive_int, default=DEFAULT_TEST_SAMPLES, help=f"test samples for a scenario (default {DEFAULT_TEST_SAMPLES})")
+    p.add_argument("--seed", type=int, default=DEFAULT_TEST_SEED, help=f"test realization seed (default {DEFAULT_TEST_SEED})")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(handler=cmd_evaluate)
+
+    p = sub.add_parser("bound", help="the Wyner-Ziv limit and the zero-delay ceiling (SQNR, dB) per rate",
+                       description="Wyner-Ziv limit by spectral reverse water-filling (needs unbounded delay), and the "
+                       "ceiling for any zero-delay codec at R bits per sample (a decoder that also knew the past of X, "
+                       "with the best scalar quantizer): exact for a scenario, Gaussian estimates for a recording. Both are expected "
+                       "values: one finite test can land a little above the ceiling at high rates (rare wrong picks).")
+    add_source_args(p)
+    p.add_argument("--rates", type=rates_arg, default=rates_arg("1-6"), help="e.g. 1-6 or 1,2,4 (default 1-6)")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(handler=cmd_bound)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    if not out.parent.exists():
+        raise WzError(f"cannot write {out}: folder {out.parent} does not exist")
+    src = source_of(args)
+    cfg = TrainConfig(rate_bits=args.rate, taps=args.taps, seed=args.seed, epochs=args.epochs, device=args.device, recipe=args.recipe)
+    bar = Progress(f"train R={args.rate}", enabled=not args.quiet)
+    try:
+        res = train_model(src, cfg, bar)
+    finally:
+        bar.close()
+    model_file.save(out, res.params, res.metadata)
+    m = res.metadata
+    ceiling = zero_delay_ceiling_db(reference.genie(src), [args.rate])[0]
+    print(f"{out}: R={args.rate} taps={args.taps} seed={args.seed} recipe={args.recipe}  validation SQNR {m['validation_sqnr_db']:.2f} dB"
+          + ("" if ceiling is None else f" (zero-delay ceiling {ceiling:.2f} dB)")
+          + f"  ({m['selected']}, {m['train_seconds']:.1f} s)  fingerprint {model_file.fingerprint(res.params)}")
+    if ceiling is None:
+        print("note: Y adds little beyond the past of X here (a slowly varying sensor?): this codec's binning gains "
+              "little on such data; README \"Slowly varying sensors need a different encoder\"")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    params, _ = model_file.load(args.model)
+    r = evaluate_model(params, source_of(args), args.samples, args.seed)
+    if args.json:
+        emit_json(r)
+    else:
+        print(f"{r['source']}, {r['samples']} samples, R={r['rate_bits']}:  {evaluation_line(r)}")
+    return 0
+
+
+def cmd_bound(args: argparse.Namespace) -> int:
+    r = bound_table(source_of(args), args.rates)
+    if args.json:
+        emit_json(r)
+    else:
+        est = " (Gaussian estimate from the data)" if r["limit_is_estimate"] else ""
+        print(f"Wyner-Ziv limit, {r['source']}{est}; side information only: {r['si_only_db']:.2f} dB")
+        print("  R (bits)   limit (dB)   zero-delay ceiling (dB)")
+        for rate, v, c in zip(r["rates"], r["wz_limit_db"], r["zero_delay_ceiling_db"]):
+            print(f"  {rate:8d}   {v:10.2f}   {'—' if c is None else f'{c:.2f}':>23}")
+        if r["zero_delay_ceiling_db"] and r["zero_delay_ceiling_db"][0] is None:
+            print("  (no zero-delay ceiling here: Y adds too little beyond the past of X for its quantizer result to hold)")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(1)

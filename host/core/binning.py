@@ -1,0 +1,88 @@
+"""The `binning` mode: the paper's codec (wzcodec.core.codec) as seen by the stages.
+
+Its model-document fields (format versions 1 to 4):
+    "rate_bits": R, "delta": float,
+    "taps": {"a": [...], "b": [...], "c": [...], "e": [...], "f": [...]},   ("f": version 3 on, only if not empty)
+    "normalization": {"x_offset": float, "x_scale": float, "y_offset": float, "y_scale": float},
+    "decoder": {"sigma": float}          (version 2 on; absent or 0: the nearest-coset decoder)
+"decoder" and "f" are absent when unused, so the fingerprints of older files stay valid.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from wzcodec.core.codec import CodecParams, Decoder, Encoder
+from wzcodec.core.errors import WzError
+
+MAX_TAPS = 64
+NORMALIZATION = ("x_offset", "x_scale", "y_offset", "y_scale")
+
+
+class Binning:
+    name = "binning"
+    params_type = CodecParams
+
+    def constants(self, p: CodecParams) -> dict[str, Any]:
+        consts: dict[str, Any] = {
+            "rate_bits": int(p.rate_bits),
+            "delta": float(p.delta),
+            "taps": {k: [float(v) for v in getattr(p, k)] for k in ("a", "b", "c", "e", "f") if k != "f" or len(p.f)},
+            "normalization": {k: float(getattr(p, k)) for k in NORMALIZATION},
+        }
+        if p.sigma > 0:
+            consts["decoder"] = {"sigma": float(p.sigma)}
+        return consts
+
+    def from_constants(self, doc: dict[str, Any], version: int, where: str) -> CodecParams:
+        try:
+            rate = doc["rate_bits"]
+            if not isinstance(rate, int) or isinstance(rate, bool) or not 1 <= rate <= 8:
+                raise WzError(f"{where}: rate_bits must be an integer in 1..8, got {rate!r}")
+            taps = {k: _floats(doc["taps"].get(k, []), f"taps.{k}", where) for k in ("a", "b", "c", "e")}
+            if version >= 3:
+                taps["f"] = _floats(doc["taps"].get("f", []), "taps.f", where)
+            norm = {k: _float(doc["normalization"][k], f"normalization.{k}", where) for k in NORMALIZATION}
+            delta = _float(doc["delta"], "delta", where)
+            dec = doc.get("decoder", {}) if version >= 2 else {}
+            sigma = _float(dec.get("sigma", 0.0), "decoder.sigma", where) if isinstance(dec, dict) else _float(dec, "decoder", where)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise WzError(f"{where}: model file is missing a field ({exc})") from None
+        if delta <= 0 or norm["x_scale"] <= 0 or norm["y_scale"] <= 0 or sigma < 0:
+            raise WzError(f"{where}: delta and the scales must be positive, decoder.sigma not negative")
+        for k in ("a", "b", "c"):
+            if len(taps[k]) == 0:
+                raise WzError(f"{where}: taps.{k} is empty")
+        return CodecParams(rate_bits=rate, delta=delta, **taps, **norm, sigma=sigma)
+
+    def encoder(self, p: CodecParams) -> Encoder:
+        return Encoder(p)
+
+    def decoder(self, p: CodecParams) -> Decoder:
+        return Decoder(p)
+
+    def settle(self, p: CodecParams) -> int:
+        # the encoder's and every decoder filter's history, and the feedback's past decisions
+        return sum(len(t) - 1 for t in (p.a, p.b, p.c, p.e) if len(t)) + len(p.f)
+
+    def summary(self, p: CodecParams) -> dict[str, Any]:
+        return {"delta": p.delta, "a": p.a.tolist(), "b": p.b.tolist(), "c": p.c.tolist(), "e": p.e.tolist(),
+                **({"f": p.f.tolist()} if len(p.f) else {}), **({"sigma": p.sigma} if p.sigma else {})}
+
+
+BINNING = Binning()
+
+
+def _float(v: Any, name: str, where: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise WzError(f"{where}: {name} must be a finite number, got {v!r}")
+    return float(v)
+
+
+def _floats(v: Any, name: str, where: str) -> np.ndarray:
+    if not isinstance(v, list) or len(v) > MAX_TAPS:
+        raise WzError(f"{where}: {name} must be a list of at most {MAX_TAPS} numbers")
+    return np.array([_float(t, name, where) for t in v], dtype=np.float64)

@@ -1,0 +1,36 @@
+"""Normalized training data: segments that train, a segment that validates, and the normalization used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from wzcodec.core.errors import WzError
+
+Pairs = tuple[np.ndarray, np.ndarray]  # (x, y), each shape (n,)
+
+
+@dataclass
+class TrainData:
+    """Normalized training segments and a validation segment, plus the normalization used (user units)."""
+
+    train: list[Pairs]
+    val: Pairs
+    x_offset: float
+    x_scale: float
+    y_offset: float
+    y_scale: float
+    description: str = ""
+    scenario: str | None = None  # the reference scenario the data came from, if any
+
+
+def prepare(train: list[Pairs], val: Pairs, description: str, scenario: str | None = None) -> TrainData:
+    """Normalize every segment with the training part's mean and standard deviation."""
+    xs = np.concatenate([x for x, _ in train])
+    ys = np.concatenate([y for _, y in train])
+    xo, xsc, yo, ysc = float(xs.mean()), float(xs.std()), float(ys.mean()), float(ys.std())
+    if xsc <= 0 or ysc <= 0:
+        raise WzError("a channel is constant over the training part: nothing to code or nothing to learn from")
+    norm = lambda x, y: ((x - xo) / xsc, (y - yo) / ysc)
+    return TrainData([norm(x, y) for x, y in train], norm(*val), xo, xsc, yo, ysc, description, scenario)

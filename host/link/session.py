@@ -1,0 +1,221 @@
+"""The host end of the link: a live decoding session on an open serial port (wzcodec.link.port).
+
+    port = open_port("/dev/ttyACM0", 115200)
+    session = Session(port, LiveDecoder(load_model("device"), from_file("y.npz")))
+    session.run()                       # until the link closes, an end frame, max_samples, or Ctrl-C
+    out = session.output()              # index, x_hat, status, j, t arrays
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from wzcodec.core.errors import WzError
+from wzcodec.core.metrics import sqnr_db
+from wzcodec.link.frames import EndFrame, FrameParser
+from wzcodec.link.live import LOST, NO_SIDE, Chunk, LiveDecoder
+from wzcodec.link.port import READ_TIMEOUT_S
+
+GARBAGE_LIMIT = 4096  # bytes without a single valid frame before we call it the wrong baud rate
+SIDE_GRACE_S = 2.0  # after the link ends, how long to wait for side information that makes no progress
+
+
+@dataclass
+class RunningSqnr:
+    """SQNR (dB) of the decoded samples against ground truth x, accumulated chunk by chunk."""
+
+    x: np.ndarray
+    n: int = 0
+    sum_x: float = 0.0
+    sum_x2: float = 0.0
+    sum_e2: float = 0.0
+
+    def add(self, c: Chunk) -> None:
+        idx = np.arange(c.start, c.start + len(c))
+        ok = np.isfinite(c.x_hat) & (idx < len(self.x))
+        if not ok.any():
+            return
+        xs = self.x[idx[ok]]
+        self.n += int(ok.sum())
+        self.sum_x += float(xs.sum())
+        self.sum_x2 += float((xs * xs).sum())
+        self.sum_e2 += float(((xs - c.x_hat[ok]) ** 2).sum())
+
+    @property
+    def db(self) -> float | None:
+        if self.n < 2:
+            return None
+        var = self.sum_x2 / self.n - (self.sum_x / self.n) ** 2
+        return 10 * math.log10(var / max(self.sum_e2 / self.n, 1e-300))
+
+
+@dataclass
+class Session:
+    """Reads a port, parses frames, decodes live; keeps every output sample until `output()`.
+
+    max_samples: stop after this many output samples. idle_timeout: stop when nothing arrives for this
+    long (s). on_status: called about every `status_every` s with the status line text.
+    """
+
+    port: object
+    decoder: LiveDecoder
+    truth_x: np.ndarray | None = None
+    max_samples: int | None = None
+    idle_timeout: float | None = None
+    on_status: Callable[[str], None] | None = None
+    status_every: float = 0.25
+    parser: FrameParser = field(default_factory=FrameParser)
+
+    def __post_init__(self):
+        self.chunks: list[Chunk] = []
+        self.times: list[float] = []
+        self.decoded_span = 0  # samples kept so far
+        self.sqnr = RunningSqnr(self.truth_x) if self.truth_x is not None else None
+        self.ended_by = ""
+        self.started = self.last_status = time.monotonic()
+        self.seconds = 0.0
+
+    def run(self) -> None:
+        """Decode until the link closes, the end frame, max_samples, idle timeout or Ctrl-C (all end cleanly)."""
+        import serial
+
+        last_byte = time.monotonic()
+        try:
+            while not self.ended_by:
+                try:
+                    data = self.port.read(max(1, self.port.in_waiting))
+                except (serial.SerialException, OSError):
+                    self.ended_by = "link closed"
+                    break
+                now = time.monotonic()
+                if data:
+                    last_byte = now
+                    frames = self.parser.feed(data)
+                    self._take(self.decoder.feed(frames))
+                    if any(isinstance(f, EndFrame) for f in frames):
+                        self.ended_by = "end of stream"
+                    self._check_garbage()
+                else:
+                    self._take(self.decoder.poll())
+                    if self.idle_timeout is not None and now - last_byte > self.idle_timeout:
+                        self.ended_by = "idle timeout"
+                if self.on_status and now - self.last_status >= self.status_every:
+                    self.last_status = now
+                    self.on_status(self.status_line())
+            self._await_side_information()
+        except KeyboardInterrupt:
+            self.ended_by = "interrupted"
+        finally:
+            try:
+                self.port.close()
+            except Exception:  # closing a port that already failed
+                pass
+        self._take(self.decoder.finish())
+        self.seconds = time.monotonic() - self.started
+
+    def _await_side_information(self) -> None:
+        """The link is done but frames still wait for Y from a live source: give it until it ends or stalls."""
+        side = self.decoder.side
+        last = time.monotonic()
+        while self.decoder.waiting and not side.ended and self.ended_by != "samples":
+            chunks = self.decoder.poll()
+            if chunks:
+                self._take(chunks)
+                last = time.monotonic()
+            elif time.monotonic() - last > SIDE_GRACE_S:
+                break
+            else:
+                time.sleep(READ_TIMEOUT_S / 5)  # a port source has no event to wait on; it fills in the background
+
+    def _check_garbage(self) -> None:
+        st = self.parser.stats
+        if st.frames_ok == 0 and st.bytes_in >= GARBAGE_LIMIT:
+            baud = getattr(self.port, "baudrate", None)
+            raise WzError(f"received {st.bytes_in} bytes but not one valid frame ({st.crc_errors} CRC errors): wrong --baud "
+                          f"(this port is at {baud}; the device's rate is set in main.py, 115200 by default), "
+                          "or the port is not a wzcodec device")
+
+    def _take(self, chunks: list[Chunk]) -> None:
+        now = time.time()
+        for c in chunks:
+            if self.max_samples is not None:
+                room = self.max_samples - self.decoded_span
+                if room <= 0:
+                    self.ended_by = self.ended_by or "samples"
+                    return
+                if len(c) > room:
+                    c = Chunk(c.start, c.x_hat[:room], c.status[:room], c.indices[:room])
+            self.chunks.append(c)
+            self.times.append(now)
+            self.decoded_span += len(c)
+            if self.sqnr is not None:
+                self.sqnr.add(c)
+            if self.max_samples is not None and self.decoded_span >= self.max_samples:
+                self.ended_by = self.ended_by or "samples"
+
+    def output(self) -> dict[str, np.ndarray]:
+        """index (int64), x_hat (float64, NaN where lost), status (uint8), j (int16, -1 lost), t (Unix s decoded)."""
+        if not self.chunks:
+            return {"index": np.zeros(0, np.int64), "x_hat": np.zeros(0), "status": np.zeros(0, np.uint8),
+                    "j": np.zeros(0, np.int16), "t": np.zeros(0)}
+        return {
+            "index": np.concatenate([np.arange(c.start, c.start + len(c)) for c in self.chunks]),
+            "x_hat": np.concatenate([c.x_hat for c in self.chunks]),
+            "status": np.concatenate([c.status for c in self.chunks]),
+            "j": np.concatenate([c.indices for c in self.chunks]),
+            "t": np.concatenate([np.full(len(c), t) for c, t in zip(self.chunks, self.times)]),
+        }
+
+    def summary(self) -> dict:
+        """The final JSON summary (samples, frames_ok, crc_errors, lost_samples, sqnr_db, ...)."""
+        out = self.output()
+        ps, ls = self.parser.stats, self.decoder.stats
+        status = out["status"]
+        s = {
+            "samples": int(len(status)),
+            "frames_ok": ps.frames_ok,
+            "crc_errors": ps.crc_errors,
+            "lost_samples": int(np.count_nonzero(status == LOST)),
+            "decoded_samples": int(np.count_nonzero((status != LOST) & (status != NO_SIDE))),
+            "settling_samples": int(np.count_nonzero(status == 2)),
+            "no_side_samples": int(np.count_nonzero(status == NO_SIDE)),
+            "gaps": ls.gaps,
+            "resets": ls.resets,
+            "data_frames": ps.data_frames,
+            "hello_frames": ps.hello_frames,
+            "stale_frames": ls.stale_frames,
+            "rejected_frames": ls.rejected_frames,
+            "bytes": ps.bytes_in,
+            "garbage_bytes": ps.garbage_bytes,
+            "first_index": int(out["index"][0]) if len(status) else None,
+            "fingerprint": self.decoder.device_fingerprint,
+            "seconds": round(self.seconds, 3),
+            "samples_per_s": round(len(status) / self.seconds, 1) if self.seconds > 0 else None,
+            "ended_by": self.ended_by,
+        }
+        if self.truth_x is not None:
+            idx, x_hat = out["index"], out["x_hat"]
+            ok = np.isfinite(x_hat) & (idx < len(self.truth_x))
+            s["sqnr_db"] = round(sqnr_db(self.truth_x[idx[ok]], x_hat[ok]), 4) if ok.sum() > 1 else None
+        return s
+
+    def status_line(self) -> str:
+        ps, ls = self.parser.stats, self.decoder.stats
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        text = (f"{ls.samples} samples  {ls.samples / elapsed:,.0f}/s  frames ok {ps.frames_ok}  CRC errors {ps.crc_errors}  "
+                f"gaps {ls.gaps}  lost {ls.lost_samples}")
+        if self.sqnr is not None and self.sqnr.db is not None:
+            text += f"  SQNR {self.sqnr.db:.2f} dB"
+        return text
+
+
+def terminal_status(text: str) -> None:
+    """Rewrite one status line on stderr (only when it is a terminal)."""
+    sys.stderr.write("\r" + text[:200] + "\x1b[K")
+    sys.stderr.flush()

@@ -1,0 +1,241 @@
+"""The link end to end on the real MicroPython VM: generated link.py, the emulator, a pty or TCP port, pyserial,
+the live decoder. Every test here needs Node.js and the VM (skipped without them, failed under CI=true)."""
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from conftest import ROOT
+from vm import require_vm, run_in_vm
+
+from wzcodec.codegen import fixedpoint
+from wzcodec.core import codec, model_file
+from wzcodec.emulator.board import EmulatorConfig, prepare_device, source_samples
+from wzcodec.emulator.faults import FaultPlan
+from wzcodec.emulator.loopback import loopback
+from wzcodec.link import frames
+from wzcodec.link.live import LOST, OK, ModelMismatch, load_model
+
+pytestmark = pytest.mark.vm
+MODELS = ROOT / "tests" / "fixtures" / "models"
+
+
+def design(model):
+    """The integer design prepare_device generates for a model file (codegen's default 12-bit mapping)."""
+    from wzcodec.codegen.mapping import choose_mapping, input_range
+
+    params, _ = model_file.load(model)
+    inp, _ = choose_mapping(params, *input_range(None, None))
+    return params, fixedpoint.design(params, inp)
+
+
+@pytest.mark.parametrize("name,frame,hello,start", [("A_R1", 64, 32, 0), ("C_R3", 16, 3, 2**30 - 1000),
+                                                    ("B_R4", 64, 4, 1000), ("A_R8", 248, 1, 5)])
+def test_device_link_sends_exactly_the_reference_frames(tmp_path, name, frame, hello, start):
+    require_vm()
+    dev = prepare_device(MODELS / f"{name}.json", tmp_path, frame, hello)
+    x, _ = source_samples(name[0], None, 3001, 5)
+    x_int = dev.to_ints(x)
+    r = run_in_vm(tmp_path / "stream.py", files={n: tmp_path / n for n in ("encoder.py", "link.py")},
+                  args=(start, "flush"), input=x_int.astype("<i4").tobytes(), text=False)
+    assert r.returncode == 0, r.stderr
+    n = len(x_int) - len(x_int) % dev.group
+    _, fp = design(MODELS / f"{name}.json")
+    want = frames.stream_bytes(fixedpoint.encode(fp, x_int[:n]), dev.rate_bits, dev.fingerprint, frame, hello, start=start, flush=True)
+    assert r.stdout == want
+
+
+def test_device_link_allocates_nothing_per_sample(tmp_path):
+    require_vm()
+    prepare_device(MODELS / "B_R3.json", tmp_path, 64, 2)
+    script = textwrap.dedent(
+        """
+        import gc, micropython
+        from array import array
+        import encoder, link
+        class Uart:
+            def __init__(self):
+                self.n = 0
+            def write(self, b):
+                self.n += len(b)
+        def run(n):
+            uart = Uart()
+            enc = encoder.Encoder()
+            lk = link.Link(uart, 2**30 - 1000)  # the sequence number wraps inside the loop
+            g = encoder.GROUP
+            src = array("i", [0] * g)
+            dst = bytearray(g * encoder.RATE_BITS // 8)
+            gc.collect()
+            before = gc.mem_alloc()
+            k = 0
+            micropython.heap_lock()
+            try:
+                while k < n:
+                    src[k % g] = (k * 7919) & 4095
+                    enc.encode_block(src, g, dst)
+                    lk.add(dst)
+                    k += g
+            finally:
+                micropython.heap_unlock()
+            print(gc.mem_alloc() - before, uart.n)
+        run(20000)
+        """
+    )
+    r = run_in_vm(script, files={n: tmp_path / n for n in ("encoder.py", "link.py")})
+    assert r.returncode == 0, r.stderr
+    alloc, sent = map(int, r.stdout.split())
+    assert alloc == 0 and sent > 20000 * 3 // 8
+
+
+@pytest.mark.parametrize("scenario,rate", [("A", 2), ("A", 4), ("B", 2), ("B", 4)])
+def test_live_output_equals_offline_decode(scenario, rate):
+    require_vm()
+    model = MODELS / f"{scenario}_R{rate}.json"
+    params, fp = design(model)
+    x, y = source_samples(scenario, None, 50_000, 7)  # the acceptance run itself: about a second each
+    truth, s = loopback(model, x, y)
+    out = s.output()
+    offline = codec.decode(params, fixedpoint.encode(fp, truth.x_int), y)
+    assert np.array_equal(out["index"], np.arange(len(x))) and (out["status"] == OK).all()
+    assert np.array_equal(out["j"], truth.j)  # the VM's indices, as the integer reference computes them
+    assert np.array_equal(out["x_hat"], offline)
+    assert s.summary()["sqnr_db"] == pytest.approx(codec.sqnr_db(x, offline), abs=1e-4)
+
+
+def test_committed_device_folder_runs_unchanged(tmp_path):
+    """`--model device/`: the folder's model.json renders exactly the committed device files, which run in the VM
+    and decode as the model says."""
+    require_vm()
+    device = ROOT / "device"
+    dev = prepare_device(device, tmp_path)
+    for name in ("encoder.py", "link.py", "stream.py"):
+        assert (tmp_path / name).read_bytes() == (device / name).read_bytes(), name
+    params, fp = design(ROOT / "models" / "default.json")
+    assert dev.fingerprint == model_file.fingerprint(params)
+    x, y = source_samples("A", None, 5000, 12)
+    truth, s = loopback(device, x, y)
+    out = s.output()
+    assert (out["status"] == OK).all() and np.array_equal(out["j"], fixedpoint.encode(fp, truth.x_int))
+    assert np.array_equal(out["x_hat"], codec.decode(params, out["j"], y))
+
+
+def test_faults_lose_only_damaged_frames_and_never_misalign():
+    require_vm()
+    model = MODELS / "B_R4.json"
+    params, fp = design(model)
+    x, y = source_samples("B", None, 50_000, 8)
+    plan = FaultPlan.parse("drop=1e-3,flip=1e-3,insert=1e-3,reset=25000,boot=100,seed=4")
+    truth, s = loopback(model, x, y, EmulatorConfig(faults=plan))
+    out, summary = s.output(), s.summary()
+    st, idx = out["status"], out["index"]
+    assert np.array_equal(idx, np.arange(len(x)))
+    received = st != LOST
+    assert (received | ~truth.intact).all()  # every intact frame decoded
+    assert (~received | truth.intact).all()  # nothing decoded that did not arrive intact
+    assert np.array_equal(out["j"][received], truth.j[received])  # zero samples misaligned
+    assert np.isnan(out["x_hat"][~received]).all() and summary["lost_samples"] == int((~received).sum()) > 0
+    assert summary["resets"] == 1 and summary["crc_errors"] > 0
+    # OK samples are exact against decoding the uninterrupted stream offline
+    offline = codec.decode(params, fixedpoint.encode(fp, truth.x_int), y)
+    ok = st == OK
+    assert np.array_equal(out["x_hat"][ok], offline[ok])
+    # and every sample is OK again `settle` samples after each disturbance (well within one frame)
+    settle = load_model(model).settle
+    assert settle <= 64
+    bad = ~received
+    ends = np.flatnonzero(bad[:-1] & ~bad[1:]) + 1
+    for e in ends:
+        nxt = np.flatnonzero(bad[e:])
+        stop = e + (nxt[0] if len(nxt) else len(bad) - e)
+        assert (st[e + settle : stop] == OK).all()
+
+
+def test_tcp_link_and_wrong_model():
+    require_vm()
+    x, y = source_samples("A", None, 2000, 9)
+    truth, s = loopback(MODELS / "A_R4.json", x, y, EmulatorConfig(link="tcp:0"))
+    assert (s.output()["status"] == OK).all() and s.summary()["samples"] == 2000
+    with pytest.raises(ModelMismatch) as err:
+        loopback(MODELS / "A_R4.json", x, y, decoder_model=MODELS / "B_R4.json")
+    fps = [model_file.fingerprint(model_file.load(MODELS / f"{m}_R4.json")[0]) for m in "AB"]
+    assert all(fp in str(err.value) for fp in fps)
+
+
+def test_real_time_pacing():
+    require_vm()
+    x, y = source_samples("A", None, 1600, 10)
+    truth, s = loopback(MODELS / "A_R4.json", x, y, EmulatorConfig(sample_rate=4000))
+    t = truth.t_in
+    # never ahead of the sample clock (the tolerance covers only the first input's own hand-over)
+    assert (t - t[0] >= np.arange(len(t)) / 4000 - 5e-3).all() and t[-1] - t[0] >= (len(t) - 1) / 4000 - 5e-3
+    lat = s.output()["t"] - t
+    assert (lat > 0).all()
+
+
+def test_emulate_and_decode_commands(tmp_path, wz):
+    require_vm()
+    truth_file, out = tmp_path / "truth.npz", tmp_path / "out.csv"
+    model = MODELS / "B_R2.json"
+    cmd = [sys.executable, "-m", "wzcodec", "emulate", "--model", str(model), "--scenario", "B", "--samples", "3000",
+           "--truth", str(truth_file), "--faults", "drop=2e-3,seed=1"]
+    emu = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        line = emu.stdout.readline()  # printed once the truth file is written and the port is open
+        assert "listening on" in line, emu.stderr.read()
+        port = line.split("listening on ")[1].split()[0]
+        code, stdout, err = wz("decode", "--port", port, "--side-info", truth_file, "--truth", truth_file,
+                               "--model", model, "-o", out, "--json")
+        assert code == 0, err
+        rest, emu_err = emu.communicate(timeout=60)
+    finally:
+        emu.kill()
+    assert emu.returncode == 0, emu_err
+    summary = json.loads(stdout)
+    assert {"samples", "frames_ok", "crc_errors", "lost_samples", "sqnr_db"} <= set(summary)
+    assert summary["samples"] == 3000 and summary["ended_by"] == "end of stream" and summary["sqnr_db"] > 15
+    table = np.genfromtxt(out, delimiter=",", names=True)
+    assert len(table) == 3000 and int((table["status"] == LOST).sum()) == summary["lost_samples"]
+    z = np.load(truth_file)
+    assert z["intact"].sum() >= 3000 - summary["lost_samples"] - 8 and "reached the reader" in rest
+
+
+def test_bad_fault_spec_is_one_line(wz):
+    code, out, err = wz("emulate", "--model", MODELS / "A_R2.json", "--scenario", "A", "--faults", "drop=2")
+    assert code == 2 and "--faults" in err and len(err.strip().splitlines()) == 1
+
+
+def test_live_demo_reports_the_chain_against_both_references(wz):
+    require_vm()
+    code, out, err = wz("live-demo", "--model", MODELS / "B_R2.json", "--scenario", "B", "--samples", "3000", "--json")
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["samples"] == 3000 and r["lost_samples"] == 0
+    assert r["live_sqnr_db"] == pytest.approx(r["offline_sqnr_db"], abs=1e-3)
+    assert r["float_codec_sqnr_db"] < r["zero_delay_ceiling_db"] + 0.5 < r["wz_limit_db"]
+
+
+def test_a_hostile_model_folder_runs_none_of_its_code(tmp_path, wz):
+    """decode, emulate and live-demo read a codegen folder's model.json; its .py files are never run."""
+    require_vm()
+    folder = tmp_path / "dev"
+    folder.mkdir()
+    assert wz("codegen", ROOT / "models" / "default.json", "-o", folder)[0] == 0
+    marker = tmp_path / "ran"
+    hostile = f"open({str(marker)!r}, 'w').write('ran')\nraise SystemExit('hostile code ran')\n"
+    for name in ("decoder.py", "encoder.py", "link.py", "main.py", "stream.py"):
+        (folder / name).write_text(hostile)
+    code, out, err = wz("live-demo", "--model", folder, "--samples", 3000, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["live_sqnr_db"] == report["offline_sqnr_db"] and report["lost_samples"] == 0
+    x, y = source_samples("A", None, 2000, 3)
+    truth, s = loopback(folder, x, y)
+    assert (s.output()["status"] == OK).all()
+    side = tmp_path / "y.npz"
+    np.savez(side, y=y)
+    code, _, err = wz("decode", "--port", tmp_path / "no-such-port", "--side-info", side, "--model", folder)
+    assert code == 2 and "no-such-port does not exist" in err and "Traceback" not in err
+    assert load_model(folder).fingerprint == model_file.read(ROOT / "models" / "default.json").fingerprint
+    assert not marker.exists()

@@ -1,0 +1,347 @@
+"""Live decoding without the VM: alignment, gaps, restarts, model checks, side information and the session loop."""
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+import serial
+from conftest import ROOT
+
+from wzcodec.core import codec, model_file
+from wzcodec.core.errors import WzError
+from wzcodec.data.scenarios import realization
+from wzcodec.link import frames
+from wzcodec.link.live import LOST, NO_SIDE, OK, SETTLING, LiveDecoder, ModelMismatch, load_model
+from wzcodec.link.port import open_port
+from wzcodec.link.session import Session
+from wzcodec.link.sideinfo import ArraySideInfo, IteratorSideInfo, PortSideInfo, from_file
+
+MODEL = ROOT / "tests" / "fixtures" / "models" / "B_R4.json"
+F = 64
+
+
+@pytest.fixture(scope="module")
+def setup():
+    params, _ = model_file.load(MODEL)
+    x, y = realization("B", 6000, 11)
+    j = codec.encode(params, x)
+    return params, model_file.fingerprint(params), x, y, j, codec.decode(params, j, y)
+
+
+def frame_list(j, fp, start=0, hello_every=8, boot=True, rate=4):
+    """(kind, seq, bytes) of a device stream: hellos and data frames of F samples."""
+    out, hellos = [], 0 if boot else 5
+    for k, i in enumerate(range(0, len(j), F)):
+        if k % hello_every == 0:
+            out.append(("H", start + i, frames.hello_frame(start + i, fp, rate, F, hello_every, hellos)))
+            hellos += 1
+        out.append(("D", start + i, frames.data_frame(start + i, j[i : i + F], rate)))
+    return out
+
+
+def decode_bytes(data, y, model=MODEL, chunk=50):
+    dec = LiveDecoder(load_model(model), ArraySideInfo(y))
+    p = frames.FrameParser()
+    chunks = []
+    for i in range(0, len(data), chunk):
+        chunks += dec.feed(p.feed(data[i : i + chunk]))
+    chunks += dec.finish()
+    cat = lambda k: np.concatenate([getattr(c, k) for c in chunks])
+    return dec, cat("x_hat"), cat("status"), cat("indices"), chunks[0].start
+
+
+def test_clean_stream_equals_offline_decode(setup):
+    params, fp, x, y, j, ref = setup
+    data = b"".join(b for _, _, b in frame_list(j, fp)) + frames.end_frame(len(j))
+    dec, x_hat, status, idx, start = decode_bytes(data, y)
+    assert start == 0 and np.array_equal(x_hat, ref) and (status == OK).all()
+    assert np.array_equal(idx, j) and dec.stats.gaps == 0
+
+
+def test_a_codegen_folder_decodes_from_its_model_json(setup, tmp_path):
+    params, fp, x, y, j, ref = setup
+    from wzcodec.codegen.board import BoardSettings
+    from wzcodec.codegen.generate import generate
+    from wzcodec.codegen.mapping import choose_mapping, input_range
+
+    inp, _ = choose_mapping(params, *input_range(None, None))
+    for name, text in generate(params, inp, BoardSettings()).files.items():
+        (tmp_path / name).write_text(text)
+    model = load_model(tmp_path)
+    assert (model.fingerprint, model.settle) == (fp, load_model(MODEL).settle)
+    data = b"".join(b for _, _, b in frame_list(j, fp))
+    _, x_hat, status, _, _ = decode_bytes(data, y, model=tmp_path)
+    assert np.array_equal(x_hat, ref[: len(x_hat)]) and (status == OK).all()
+
+
+def test_lost_frames_are_marked_and_the_rest_is_exact(setup):
+    params, fp, x, y, j, ref = setup
+    model = load_model(MODEL)
+    parts = frame_list(j, fp)
+    drop = {("D", 640), ("D", 704), ("D", 3200), ("H", 4096)}
+    data = b"".join(b for k, s, b in parts if (k, s) not in drop) + frames.end_frame(len(j))
+    dec, x_hat, status, idx, _ = decode_bytes(data, y)
+    lost = np.zeros(len(j), bool)
+    lost[640:768] = lost[3200:3264] = True
+    assert np.array_equal(status == LOST, lost) and np.isnan(x_hat[lost]).all() and (idx[lost] == -1).all()
+    assert dec.stats.gaps == 2 and dec.stats.lost_samples == 192
+    ok = status == OK
+    assert np.array_equal(x_hat[ok], ref[ok])
+    # settling: exactly the `settle` samples after each gap, then exact again
+    settle = np.zeros(len(j), bool)
+    settle[768 : 768 + model.settle] = settle[3264 : 3264 + model.settle] = True
+    assert np.array_equal(status == SETTLING, settle)
+
+
+def test_feedback_model_lost_samples_decode_from_side_information(setup, tmp_path):
+    # a model whose V weighs the decoder's past decisions (taps f, fitted as training does)
+    from wzcodec.training.search import _filtered, fit_side
+
+    params, _, x, y, j, _ = setup
+    xt, yt = realization("B", 20000, 12)
+    norm = lambda v, o, s: (v - o) / s
+    seg = [(norm(xt, params.x_offset, params.x_scale), norm(yt, params.y_offset, params.y_scale))]
+    unit = params.replace(x_offset=0.0, x_scale=1.0, y_offset=0.0, y_scale=1.0, b=np.zeros(16))
+    fitted = fit_side(unit, _filtered(unit, seg), 16)
+    fb = params.replace(b=fitted.b, f=fitted.f)
+    assert np.max(np.abs(fb.f)) > 0.01
+    path = tmp_path / "fb.json"
+    model_file.save(path, fb)
+    fp = model_file.fingerprint(fb)
+    ref = codec.decode(fb, j, y)
+    parts = frame_list(j, fp)
+    data = b"".join(b for k, s, b in parts if (k, s) != ("D", 640)) + frames.end_frame(len(j))
+    dec, x_hat, status, idx, _ = decode_bytes(data, y, model=path)
+    lost = np.zeros(len(j), bool)
+    lost[640:704] = True
+    # live = the offline decoder told which indices are missing (-1: decoded from Y alone), bit for bit
+    offline = codec.decode(fb, np.where(lost, -1, j), y)
+    ok = status == OK
+    assert np.array_equal(x_hat[ok], offline[ok]) and np.array_equal(status == LOST, lost)
+    assert dec.model.settle == load_model(MODEL).settle + 16 + 11  # the feedback and the longer b (16 taps, was 5)
+    assert np.array_equal(x_hat[ok], ref[ok])  # and, after settling, the uninterrupted decode again
+
+
+def test_wrong_model_is_refused_naming_both_fingerprints(setup):
+    params, fp, x, y, j, ref = setup
+    other = model_file.fingerprint(model_file.load(ROOT / "tests" / "fixtures" / "models" / "C_R4.json")[0])
+    data = b"".join(b for _, _, b in frame_list(j, other))
+    with pytest.raises(ModelMismatch, match=f"{other}.*{fp}"):
+        decode_bytes(data, y)
+
+
+def test_joining_mid_stream_waits_for_the_hello(setup):
+    params, fp, x, y, j, ref = setup
+    parts = frame_list(j, fp)
+    first_hello = next(i for i, (k, s, _) in enumerate(parts) if k == "H" and s > 1000)
+    start = parts[first_hello - 3][1]  # three data frames before a hello
+    data = b"".join(b for _, _, b in parts[first_hello - 3 :])
+    dec, x_hat, status, _, got_start = decode_bytes(data, y)
+    assert got_start == start
+    # the filters start from zero mid-stream: `settle` samples settle, then exact
+    s = load_model(MODEL).settle
+    assert (status[:s] == SETTLING).all() and (status[s:] == OK).all()
+    assert np.array_equal(x_hat[s:], ref[start + s : start + len(x_hat)])
+
+
+def test_restart_with_a_clock_leaves_a_gap(setup):
+    params, fp, x, y, j, ref = setup
+    r, boot = 2048, 100
+    j2 = codec.encode(params, x[r + boot :])  # the encoder restarts from zero history
+    parts = frame_list(j[:r], fp) + frame_list(j2, fp, start=r + boot)
+    data = b"".join(b for _, _, b in parts)
+    dec, x_hat, status, idx, _ = decode_bytes(data, y)
+    assert dec.stats.resets == 1 and dec.stats.rebases == 0
+    assert (status[r : r + boot] == LOST).all()
+    ok = status == OK
+    assert np.array_equal(x_hat[ok], ref[: len(x_hat)][ok])  # exact against the uninterrupted decode
+    assert np.array_equal(idx[r + boot :], j2[: len(idx) - r - boot])  # no sample shifted
+
+
+def test_restart_without_a_clock_is_rebased(setup):
+    params, fp, x, y, j, ref = setup
+    parts = frame_list(j[:1024], fp) + frame_list(j[:512], fp, start=0)  # the count starts again at 0
+    dec, x_hat, status, idx, _ = decode_bytes(b"".join(b for _, _, b in parts), y)
+    assert dec.stats.resets == 1 and dec.stats.rebases == 1
+    assert len(idx) == 1536 and np.array_equal(idx[1024:], j[:512])
+
+
+def test_restart_whose_hello_was_lost_is_confirmed_by_two_frames(setup):
+    params, fp, x, y, j, ref = setup
+    second = [(k, s, b) for k, s, b in frame_list(j[:1024], fp) if k == "D"]
+    parts = frame_list(j[:1024], fp) + second  # back to 0, no boot hello
+    dec, _, status, idx, _ = decode_bytes(b"".join(b for _, _, b in parts), y)
+    assert dec.stats.resets == 1 and len(idx) == 2048 and (status != LOST).all()
+
+
+def test_a_long_outage_confirmed_by_two_frames(setup):
+    params, fp, x, y, j, ref = setup
+    yy = np.concatenate([y, y])  # some side information for every index up to the end
+    late = 100_000 - 100_000 % F
+    parts = frame_list(j[:1024], fp) + [("D", late + i, frames.data_frame(late + i, j[i : i + F], 4)) for i in range(0, 512, F)]
+    side = IteratorSideInfo((k, yy[k % len(yy)]) for k in range(late + 512))
+    dec = LiveDecoder(load_model(MODEL), side)
+    chunks = dec.feed(frames.FrameParser().feed(b"".join(b for _, _, b in parts))) + dec.finish()
+    status = np.concatenate([c.status for c in chunks])
+    assert len(status) == late + 512 and (status[1024:late] == LOST).all() and dec.stats.gaps == 1
+    assert (status[late + load_model(MODEL).settle :] == OK).all()
+
+
+def test_a_stray_valid_frame_far_ahead_is_rejected(setup):
+    params, fp, x, y, j, ref = setup
+    parts = frame_list(j[:2048], fp)
+    stray = frames.data_frame(10_000_000, j[:F], 4)
+    data = b"".join(b for _, _, b in parts[:10]) + stray + b"".join(b for _, _, b in parts[10:])
+    dec, x_hat, status, _, _ = decode_bytes(data, y)
+    assert dec.stats.rejected_frames == 1 and len(status) == 2048 and (status == OK).all()
+
+
+def test_sequence_numbers_wrap_at_2_to_the_30(setup):
+    params, fp, x, y, j, ref = setup
+    start = 2**30 - 3 * F
+    data = b"".join(frames.data_frame((start + i) % 2**30, j[i : i + F], 4) for i in range(0, 6 * F, F))
+    dec = LiveDecoder(load_model(MODEL), IteratorSideInfo((start + i, v) for i, v in enumerate(y[: 6 * F])))
+    p = frames.FrameParser()
+    hello = frames.hello_frame(start, fp, 4, F, 8, 0)
+    chunks = dec.feed(p.feed(hello + data)) + dec.finish()
+    assert chunks[0].start == start and sum(len(c) for c in chunks) == 6 * F
+    assert np.array_equal(np.concatenate([c.x_hat for c in chunks]), ref[: 6 * F])
+
+
+def test_end_frame_marks_the_tail_lost(setup):
+    params, fp, x, y, j, ref = setup
+    parts = frame_list(j[:1024], fp)
+    data = b"".join(b for _, _, b in parts[:-1]) + frames.end_frame(1024)
+    dec, _, status, _, _ = decode_bytes(data, y)
+    assert len(status) == 1024 and (status[-F:] == LOST).all()
+
+
+def test_side_information_from_an_iterator_and_missing_values(setup):
+    params, fp, x, y, j, ref = setup
+    y2 = y[:1000].copy()
+    y2[500] = np.nan
+    dec = LiveDecoder(load_model(MODEL), IteratorSideInfo(iter(y2)))
+    p = frames.FrameParser()
+    chunks = dec.feed(p.feed(b"".join(b for _, _, b in frame_list(j[:1024], fp)))) + dec.finish()
+    status = np.concatenate([c.status for c in chunks])
+    assert status[500] == NO_SIDE and (status[1000:] == NO_SIDE).all()
+    assert (status[501 : 501 + load_model(MODEL).settle] == SETTLING).all() and status[0] == OK
+
+
+def test_side_information_files(tmp_path, setup):
+    y = setup[3][:100]
+    np.savez(tmp_path / "a.npz", x=y, y=y)
+    np.save(tmp_path / "b.npy", np.column_stack([y, y]))
+    np.save(tmp_path / "c.npy", y)
+    np.savetxt(tmp_path / "d.csv", y, header="y", comments="")
+    for name in ("a.npz", "b.npy", "c.npy", "d.csv"):
+        assert np.allclose(from_file(tmp_path / name).values(0, 100), y), name
+    np.savez(tmp_path / "bad.npz", x=y)
+    with pytest.raises(WzError, match="needs an array 'y'"):
+        from_file(tmp_path / "bad.npz")
+    (tmp_path / "three.csv").write_text("1,2,3\n4,5,6\n")
+    (tmp_path / "y.txt").write_text("1\n")
+    for name, message in (("three.csv", "1 column"), ("y.txt", "unsupported file type"), ("none.npz", "side information file not found")):
+        with pytest.raises(WzError, match=message):
+            from_file(tmp_path / name)
+
+
+def test_side_information_from_a_port():
+    side = PortSideInfo(_loop_port(b"# y samples\n1.5\n2.5\r\n5 7.0\nnonsense\n6,8.0\n"))
+    deadline = time.monotonic() + 10
+    while side.fetch(7) < 7 and time.monotonic() < deadline:  # until the reader thread has the last line
+        pass
+    side.close()
+    v = side.values(0, 8)
+    assert np.array_equal(v[:2], [1.5, 2.5]) and np.isnan(v[2:5]).all() and np.array_equal(v[5:7], [7.0, 8.0])
+    assert np.isnan(v[7]) and side.bad_lines == 1
+
+
+def _loop_port(data: bytes):
+    """pyserial's loop:// port holding `data` to be read."""
+    port = serial.serial_for_url("loop://", timeout=0.01, do_not_open=True)
+    port.buffer_size = len(data) + 1  # its queue holds 4096 bytes by default, and write() would wait for room
+    port.open()
+    port.write(data)
+    return port
+
+
+def _loop_session(data, y, **kw):
+    port = _loop_port(data)
+    side = y if isinstance(y, PortSideInfo) else ArraySideInfo(y)
+    return Session(port, LiveDecoder(load_model(MODEL), side), **kw)
+
+
+def test_side_information_from_a_second_port_arriving_after_the_frames(setup):
+    params, fp, x, y, j, ref = setup
+    server = socket.create_server(("127.0.0.1", 0))
+    opened = threading.Event()
+
+    def serve():  # a second "serial port": y as "INDEX VALUE" lines, then it closes
+        conn, _ = server.accept()
+        opened.wait(10)  # pyserial's socket:// open discards what is already there
+        with conn:
+            conn.sendall("".join(f"{i} {float(v)!r}\n" for i, v in enumerate(y[:2048])).encode())
+        server.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    side = PortSideInfo(open_port(f"socket://127.0.0.1:{server.getsockname()[1]}"))
+    opened.set()
+    data = b"".join(b for _, _, b in frame_list(j[:2048], fp)) + frames.end_frame(2048)
+    s = _loop_session(data, side)
+    s.run()
+    side.close()
+    out = s.output()
+    assert s.ended_by == "end of stream" and (out["status"] == OK).all() and np.array_equal(out["x_hat"], ref[:2048])
+
+
+def test_session_reads_until_the_end_frame(setup):
+    params, fp, x, y, j, ref = setup
+    s = _loop_session(b"".join(b for _, _, b in frame_list(j, fp)) + frames.end_frame(len(j)), y, truth_x=x)
+    s.run()
+    out, summary = s.output(), s.summary()
+    assert np.array_equal(out["x_hat"], ref) and summary["ended_by"] == "end of stream"
+    assert {"samples", "frames_ok", "crc_errors", "lost_samples", "sqnr_db"} <= set(summary)
+    assert summary["samples"] == len(j) and summary["sqnr_db"] == pytest.approx(codec.sqnr_db(x, ref), abs=1e-4)
+
+
+def test_ctrl_c_keeps_everything_received(setup):
+    params, fp, x, y, j, ref = setup
+    data = b"".join(b for _, _, b in frame_list(j, fp))  # no end frame: only Ctrl-C ends this session
+    box = []
+
+    def interrupt(_line):  # Ctrl-C once everything sent has been read
+        if box[0].parser.stats.bytes_in == len(data):
+            raise KeyboardInterrupt
+
+    box.append(_loop_session(data, y, on_status=interrupt, status_every=0.0))
+    box[0].run()
+    out = box[0].output()
+    assert box[0].ended_by == "interrupted" and np.array_equal(out["x_hat"], ref)
+
+
+def test_session_stops_after_max_samples(setup):
+    params, fp, x, y, j, ref = setup
+    s = _loop_session(b"".join(b for _, _, b in frame_list(j, fp)), y, max_samples=1000)
+    s.run()
+    assert s.ended_by == "samples" and np.array_equal(s.output()["x_hat"], ref[:1000])
+
+
+def test_garbage_only_means_wrong_baud():
+    s = _loop_session(bytes(np.random.default_rng(0).integers(0, 256, 6000, dtype=np.uint8)), np.zeros(10))
+    with pytest.raises(WzError, match="wrong --baud"):
+        s.run()
+
+
+def test_missing_port_lists_the_ports():
+    with pytest.raises(WzError, match="does not exist; available ports"):
+        open_port("/dev/ttyNOPE0")
+
+
+def test_decode_cli_errors(wz, tmp_path, setup):
+    np.savez(tmp_path / "t.npz", x=setup[2], y=setup[3])
+    code, out, err = wz("decode", "--port", "/dev/ttyNOPE0", "--side-info", tmp_path / "t.npz", "--model", MODEL)
+    assert code == 2 and "does not exist; available ports" in err and len(err.strip().splitlines()) == 1
+    code, out, err = wz("decode", "--port", "loop://", "--side-info", tmp_path / "t.npz", "--model", MODEL, "-o", tmp_path / "o.txt")
+    assert code == 2 and ".csv or .npz" in err

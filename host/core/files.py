@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from wzcodec.core.errors import WzError
+
 
 def normal_mode() -> int:
     """The permission bits open() gives a new file under the current umask."""
@@ -34,3 +36,19 @@ def atomic_write(path: str | Path, data: str | bytes) -> None:
         tmp.unlink(missing_ok=True)
         raise
 
+
+def check_output(path: str | Path, inputs: tuple[str | Path | None, ...] = (), what: str = "output") -> Path:
+    """Check before any long work that `path` can be written: WzError (one line) if it is a folder, its
+    folder is missing or not writable, or it is one of the command's `inputs` (never written over)."""
+    p = Path(path)
+    if p.is_dir():
+        raise WzError(f"{what} {p} is a folder: give a file name")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise WzError(f"{what} {p}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise WzError(f"{what} {p}: folder {parent} is not writable")
+    for i in inputs:
+        if i is not None and Path(i).exists() and p.exists() and os.path.samefile(p, i):
+            raise WzError(f"{what} {p} is also an input of this command: write to another file")
+    return p

@@ -13,6 +13,8 @@ from wzcodec.core.model_file import Model
 from wzcodec.link.frames import DEFAULT_FRAME_SAMPLES, DEFAULT_HELLO_EVERY, MAX_FRAME_SAMPLES
 
 MAX_SAMPLE_RATE = 100_000
+MAX_BAUD = 10_000_000  # above any UART a MicroPython board has (an RP2040's tops out near 7.8 Mbaud)
+MAX_ID = 1023  # UART ids and GPIO pin numbers: boards have a few dozen
 
 
 def check_frame_settings(frame_samples: int, hello_every: int) -> None:
@@ -45,8 +47,12 @@ class BoardSettings:
                 raise WzError(f"--{name.replace('_', '-')} must be a non-negative integer, got {v!r}")
         if not 1 <= self.sample_rate <= MAX_SAMPLE_RATE:
             raise WzError(f"--sample-rate must lie in 1..{MAX_SAMPLE_RATE} Hz, got {self.sample_rate}")
-        if self.baud < 300:
-            raise WzError(f"--baud must be at least 300, got {self.baud}")
+        if not 300 <= self.baud <= MAX_BAUD:
+            raise WzError(f"--baud must lie in 300..{MAX_BAUD}, got {self.baud}")
+        for name in ("uart_id", "adc_pin", "tx_pin", "rx_pin"):
+            v = getattr(self, name)
+            if v is not None and v > MAX_ID:
+                raise WzError(f"--{name.replace('_', '-')} must lie in 0..{MAX_ID}, got {v}")
         if self.adc_bits is not None and not 1 <= self.adc_bits <= 16:
             raise WzError(f"main.py reads a 16-bit read_u16(): --adc-bits must lie in 1..16 (use --input-range otherwise), got {self.adc_bits}")
         check_frame_settings(self.frame_samples, self.hello_every)
@@ -75,20 +81,39 @@ def settings_of(model: Model, frame_samples: int = DEFAULT_FRAME_SAMPLES,
     where = f"{model.source}: device"
     try:
         i = model.device["input"]
-        inp = InputMapping(_int(i["lo"], f"{where}.input.lo"), _int(i["hi"], f"{where}.input.hi"), float(i["scale"]), float(i["offset"]))
+        try:
+            inp = InputMapping(_int(i["lo"], f"{where}.input.lo"), _int(i["hi"], f"{where}.input.hi"),
+                               _float(i["scale"], f"{where}.input.scale"), _float(i["offset"], f"{where}.input.offset"))
+        except WzError as exc:
+            raise WzError(_in(where, "input", exc)) from None
         known = {f.name for f in fields(BoardSettings)}
         given = model.device.get("board", {})
         unknown = sorted(set(given) - known)
         if unknown:
-            raise WzError(f"{where}.board has unknown settings {', '.join(unknown)}")
+            raise WzError(f"{where}.board has unknown settings {', '.join(k[:40] for k in unknown[:5])}")
         board = BoardSettings(**{k: None if v is None else _int(v, f"{where}.board.{k}") for k, v in given.items()})
     except (KeyError, TypeError) as exc:
         raise WzError(f"{where} is incomplete ({exc}): regenerate the folder with `wzcodec codegen`") from None
-    board.check()
+    try:
+        board.check()
+    except WzError as exc:
+        raise WzError(_in(where, "board", exc)) from None
     return inp, board
 
 
+def _in(where: str, section: str, exc: WzError) -> str:
+    """A setting's error as found in a model file's device section (not on the command line)."""
+    text = str(exc)
+    return text if text.startswith(where) else f"{where}.{section}: {text}; regenerate the folder with `wzcodec codegen`"
+
+
 def _int(v: Any, where: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not float(v).is_integer():
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
         raise WzError(f"{where} must be an integer, got {v!r}")
     return int(v)
+
+
+def _float(v: Any, where: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise WzError(f"{where} must be a number, got {v!r}")
+    return float(v)  # the model file bounds every device number (limits.MAX_DEVICE_NUMBER): no overflow

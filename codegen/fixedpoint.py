@@ -36,6 +36,7 @@ import numpy as np
 from wzcodec.core import kernel
 from wzcodec.core.codec import CodecParams
 from wzcodec.core.errors import WzError
+from wzcodec.core.limits import MAX_OFFSET, SCALE_MAX, SCALE_MIN
 
 LIMIT_BITS = 29
 LIMIT = 1 << LIMIT_BITS  # every intermediate v satisfies -LIMIT <= v <= LIMIT
@@ -63,10 +64,11 @@ class InputMapping:
             raise WzError(f"input range must have lo < hi, got [{self.lo}, {self.hi}]")
         if max(abs(self.lo), abs(self.hi)) > MAX_INPUT:
             raise WzError(f"input range [{self.lo}, {self.hi}] is too wide: the limits must lie within +-2^28")
-        if not (math.isfinite(self.scale) and self.scale > 0):
-            raise WzError(f"scale must be a positive finite number (model units per input step), got {self.scale!r}")
-        if not math.isfinite(self.offset):
-            raise WzError(f"offset must be a finite number, got {self.offset!r}")
+        if not (math.isfinite(self.scale) and SCALE_MIN <= self.scale <= SCALE_MAX):
+            raise WzError(f"scale must be a positive number in [{SCALE_MIN:g}, {SCALE_MAX:g}] (model units per input step), "
+                          f"got {self.scale!r}")
+        if not (math.isfinite(self.offset) and abs(self.offset) <= MAX_OFFSET):
+            raise WzError(f"offset must be a finite number within +-{MAX_OFFSET:g} (input value of X = 0), got {self.offset!r}")
 
     @property
     def mid(self) -> int:

@@ -48,7 +48,7 @@ def generate(params: Any, inp: InputMapping, board: BoardSettings | None = None,
     main = dict(common, uart_id=board.uart_id, baud=board.baud, tx_pin=board.tx_pin, rx_pin=board.rx_pin,
                 adc_pin=board.adc_pin, adc_shift=None if board.adc_bits is None else 16 - board.adc_bits,
                 sample_rate=board.sample_rate, period_us=board.period_us, group=group,
-                group_bytes=group * params.rate_bits // 8)
+                group_bytes=group * params.rate_bits // 8, nonce_bytes=frames.NONCE_BYTES)
     decoder = dict(common, **device.decoder_context(params))
     link = dict(common, frame_samples=board.frame_samples, hello_every=board.hello_every, **frames.device_constants())
     files = {

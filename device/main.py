@@ -8,7 +8,8 @@ and its 1 packed byte(s) go to link.Link, which frames them (CRC, sample index, 
 wzcodec's docs/wire-format.md) and writes each full frame to the UART. Readings are
 read_u16() >> 4, i.e. 12-bit ADC codes 0..4095.
 If the loop falls more than a sample period behind, the schedule restarts and `overruns` counts it.
-`run(adc, uart, samples)` also takes stand-ins (anything with read_u16() / write(buf)) for tests.
+At boot it draws the boot nonce (`boot_nonce`) that every hello of this boot carries.
+`run(adc, uart, samples, nonce)` also takes stand-ins (anything with read_u16() / write(buf), 4 nonce bytes) for tests.
 """
 
 import time
@@ -39,15 +40,44 @@ def open_uart():
     return machine.UART(_UART_ID, baudrate=_BAUD)
 
 
-def run(adc=None, uart=None, samples=-1):
+def boot_nonce():
+    # This boot's nonce: 4 bytes (a 32-bit number, least significant byte first), new at every boot
+    # and sent in every hello until the next, so a host tells a real reboot from an old hello replayed.
+    # From the port's random source where it has one (os.urandom: a hardware RNG on most boards), else
+    # random.getrandbits mixed with the microsecond clock; 16 bits at a time, never a heap int.
+    try:
+        import os
+
+        n = os.urandom(4)
+        if len(n) == 4:
+            return n
+    except (ImportError, AttributeError, OSError):
+        pass
+    t = time.ticks_us()
+    try:
+        import random
+
+        hi = random.getrandbits(16)
+        lo = random.getrandbits(16)
+    except (ImportError, AttributeError):
+        hi = 0
+        lo = 0
+    lo ^= t & 0xFFFF
+    hi ^= (t >> 16) & 0xFFFF
+    return bytes((lo & 0xFF, lo >> 8, hi & 0xFF, hi >> 8))
+
+
+def run(adc=None, uart=None, samples=-1, nonce=None):
     """Sample, encode and send forever (samples < 0) or for `samples` samples."""
     global overruns
     if adc is None:
         adc = open_adc()
     if uart is None:
         uart = open_uart()
+    if nonce is None:
+        nonce = boot_nonce()
     enc = encoder.Encoder()
-    lk = link.Link(uart)
+    lk = link.Link(uart, nonce)
     src = array("i", [0] * _GROUP)
     dst = bytearray(_GROUP_BYTES)
     read = adc.read_u16

@@ -2,13 +2,14 @@
 # Model fingerprint 121dbf90e9e342b1; R = 4 bits/sample; inputs 0..4095, X = (x_int - OFFSET) * SCALE.
 """The emulator's board loop: main.py's encode-and-send path with stdin as the ADC and stdout as the UART.
 
-    stream.py START [flush]
+    stream.py START NONCE [flush]
 
 Reads the inputs x_int as int32 little-endian from stdin, GROUP samples at a time (the emulator paces
 them), encodes each group with encoder.Encoder.encode_block and hands the packed bytes to link.Link,
-which writes whole frames to sys.stdout.buffer. START is the sample index of the first input. When the
-input ends the device stops as if its power were cut, unless "flush" is given: then the last, shorter
-frame is sent too. Inputs after the last whole group are never encoded.
+which writes whole frames to sys.stdout.buffer. START is the sample index of the first input; NONCE is
+this boot's nonce, 8 hex digits (the emulator draws a new one for every boot, as main.py does on a
+board). When the input ends the device stops as if its power were cut, unless "flush" is given: then
+the last, shorter frame is sent too. Inputs after the last whole group are never encoded.
 """
 
 import sys
@@ -18,9 +19,19 @@ import encoder
 import link
 
 
-def run(start, flush):
+def nonce_bytes(text):
+    # NONCE as 16-bit halves (never a heap int on a 32-bit board), then the bytes the hello carries, least
+    # significant first
+    if len(text) != 8:
+        raise ValueError("NONCE is 8 hex digits")
+    hi = int(text[0:4], 16)
+    lo = int(text[4:8], 16)
+    return bytes((lo & 0xFF, lo >> 8, hi & 0xFF, hi >> 8))
+
+
+def run(start, nonce, flush):
     enc = encoder.Encoder()
-    lk = link.Link(sys.stdout.buffer, start)
+    lk = link.Link(sys.stdout.buffer, nonce, start)
     group = encoder.GROUP
     src = array("i", [0] * group)
     dst = bytearray(group * encoder.RATE_BITS // 8)
@@ -34,4 +45,7 @@ def run(start, flush):
 
 
 if __name__ == "__main__":
-    run(int(sys.argv[1]) if len(sys.argv) > 1 else 0, len(sys.argv) > 2 and sys.argv[2] == "flush")
+    if len(sys.argv) < 3:
+        print("usage: stream.py START NONCE [flush]", file=sys.stderr)
+        sys.exit(2)
+    run(int(sys.argv[1]), nonce_bytes(sys.argv[2]), len(sys.argv) > 3 and sys.argv[3] == "flush")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import math
 import shlex
-from pathlib import Path
 
+import numpy as np
+
+from wzcodec.cli.util import samples_arg, seed_arg
 from wzcodec.codegen import analysis, flash
 from wzcodec.codegen.board import BoardSettings
 from wzcodec.codegen.fixedpoint import LIMIT, LIMIT_BITS, MAX_SHIFT, FixedPoint
@@ -16,7 +18,9 @@ from wzcodec.codegen.writer import write_files
 from wzcodec.core import model_file
 from wzcodec.core.codec import CodecParams
 from wzcodec.core.errors import WzError
+from wzcodec.core.files import check_folder
 from wzcodec.data.sources import Source
+from wzcodec.evaluation.workflows import decoding, finite_sqnr
 from wzcodec.link.frames import DEFAULT_FRAME_SAMPLES, DEFAULT_HELLO_EVERY
 
 LOSS_TARGET_DB = 0.05
@@ -52,8 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = c.add_mutually_exclusive_group()
     s.add_argument("--scenario", metavar="A|B|C", help="measure on a scenario (default: the one the model was trained on)")
     s.add_argument("--data", metavar="FILE", help="measure on a recording (.npz/.npy/.csv)")
-    c.add_argument("--samples", type=int, default=analysis.DEFAULT_SAMPLES, help=f"scenario samples (default {analysis.DEFAULT_SAMPLES})")
-    c.add_argument("--seed", type=int, default=analysis.DEFAULT_SEED, help=f"scenario seed (default {analysis.DEFAULT_SEED})")
+    c.add_argument("--samples", type=samples_arg, default=analysis.DEFAULT_SAMPLES, help=f"scenario samples (default {analysis.DEFAULT_SAMPLES})")
+    c.add_argument("--seed", type=seed_arg, default=analysis.DEFAULT_SEED, help=f"scenario seed (default {analysis.DEFAULT_SEED})")
     p.add_argument("-o", "--output", default="device", metavar="DIR", help="existing output folder (default device/)")
     p.set_defaults(handler=cmd_codegen)
 
@@ -69,11 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_codegen(args: argparse.Namespace) -> int:
     model = model_file.read(args.model)
     params, training = model.params, model.training
-    out = Path(args.output)
-    if not out.is_dir():  # checked first: a typo in -o should not cost a proof and a loss run
-        raise WzError(f"output folder {out} does not exist (create it, or choose one with -o)")
-    if (out / model_file.FOLDER_MODEL).resolve() == Path(model.source).resolve():
-        raise WzError(f"-o {out} would write over the model it reads ({model.source}): write to another folder")
+    out = check_folder(args.output, (), what="-o")  # first: a typo in -o should not cost a proof and a loss run
+    test = _test_data(args, training)  # and a bad --data or --scenario is found before the design is printed
     lo, hi = input_range(args.adc_bits, tuple(args.input_range) if args.input_range else None)
     inp, notes = choose_mapping(params, lo, hi, args.scale, args.offset)
     board = BoardSettings(uart_id=args.uart, baud=args.baud, sample_rate=args.sample_rate, adc_pin=args.adc_pin,
@@ -81,9 +82,11 @@ def cmd_codegen(args: argparse.Namespace) -> int:
                           adc_bits=None if args.input_range else (args.adc_bits or 12),
                           frame_samples=args.frame_samples, hello_every=args.hello_every)
     gen = generate(params, inp, board, training)
+    # before the loss run: never over the model or the recording this command reads (by any name or link)
+    check_folder(out, gen.files, inputs=(model.source, args.data), what="-o")
     for line in describe(params, gen.fp, gen.fingerprint, notes):
         print(line)
-    report = _loss(params, gen.fp, args, training)
+    report = None if test is None else _loss(params, gen.fp, *test)
     if report is None:
         print("fixed-point loss: not measured (give --scenario A|B|C or --data FILE to measure it)")
     else:
@@ -126,17 +129,26 @@ def _log2(v: int) -> str:
     return f"{math.log2(v):.1f}" if v > 0 else "-inf"
 
 
-def _loss(params: CodecParams, fp: FixedPoint, args: argparse.Namespace, training: dict) -> analysis.LossReport | None:
+def _test_data(args: argparse.Namespace, training: dict) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """(x, y, description) that the fixed-point loss is measured on, or None (no source given or known)."""
     if args.data:
-        x, y = Source(data=args.data).test_data(0, 0)
-    else:
-        sc = args.scenario or training.get("scenario")
-        if sc is None:
-            return None
-        if args.samples < 1000:
-            raise WzError(f"--samples must be at least 1000, got {args.samples}")
-        x, y = Source(scenario=sc).test_data(args.samples, args.seed)
-    return analysis.fixed_point_loss(params, fp, x, y)
+        src = Source(data=args.data)
+        return (*src.test_data(0, 0), src.description)
+    sc = args.scenario or training.get("scenario")
+    if sc is None:
+        return None
+    if args.samples < 1000:
+        raise WzError(f"--samples must be at least 1000, got {args.samples}")
+    src = Source(scenario=sc)
+    return (*src.test_data(args.samples, args.seed), src.description)
+
+
+def _loss(params: CodecParams, fp: FixedPoint, x: np.ndarray, y: np.ndarray, what: str) -> analysis.LossReport:
+    with decoding(what):
+        report = analysis.fixed_point_loss(params, fp, x, y)
+        for v in (report.sqnr_float_db, report.sqnr_input_db, report.sqnr_fixed_db):
+            finite_sqnr(v, what)
+    return report
 
 
 def cmd_flash(args: argparse.Namespace) -> int:

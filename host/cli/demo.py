@@ -12,11 +12,14 @@ from pathlib import Path
 from wzcodec.cli.link import cmd_live_demo
 from wzcodec.cli.util import Progress, evaluation_line
 from wzcodec.core import model_file
+from wzcodec.core.errors import WzError
+from wzcodec.core.files import check_folder
 from wzcodec.data.sources import Source
 from wzcodec.evaluation.workflows import evaluate_model, train_model
 from wzcodec.training.config import TrainConfig
 
 DEMO_DIR = Path("build/demo")
+DEMO_MODEL = "model_A_R4.json"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,8 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_folder(args.out, (DEMO_MODEL,), what="--out", create=True)  # before training, not after
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WzError(f"cannot create {out}: {exc.strerror or exc}") from None
     src = Source(scenario="A")
     print("1/3  training scenario A at R = 4 bits/sample ...", flush=True)
     bar = Progress("train")
@@ -36,7 +42,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         res = train_model(src, TrainConfig(rate_bits=4), bar)
     finally:
         bar.close()
-    path = out / "model_A_R4.json"
+    path = out / DEMO_MODEL
     model_file.save(path, res.params, res.metadata)
     print(f"     wrote {path} ({res.metadata['train_seconds']:.1f} s, {res.metadata['selected']})")
     print("2/3  scoring with the hard codec on 200,000 fresh test samples ...", flush=True)

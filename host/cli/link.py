@@ -13,6 +13,7 @@ import numpy as np
 from wzcodec.cli.util import positive_int
 from wzcodec.core import model_file
 from wzcodec.core.errors import WzError
+from wzcodec.core.files import check_output
 from wzcodec.core.metrics import sqnr_db
 from wzcodec.core.modes import hard_sqnr_db
 from wzcodec.data.scenarios import get_scenario
@@ -21,7 +22,8 @@ from wzcodec.emulator.faults import FaultPlan
 from wzcodec.emulator.loopback import loopback
 from wzcodec.evaluation import bounds
 from wzcodec.link.frames import DEFAULT_FRAME_SAMPLES, DEFAULT_HELLO_EVERY
-from wzcodec.link.live import LiveDecoder, load_model
+from wzcodec.link.live import MAX_GAP, LiveDecoder, load_model
+from wzcodec.link.output import check_suffix, write_decoded
 from wzcodec.link.port import open_port
 from wzcodec.link.session import Session, terminal_status
 from wzcodec.link.sideinfo import PortSideInfo, from_file
@@ -76,6 +78,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="OUT.csv|OUT.npz", help="write index, x_hat (NaN if lost), status, j (and t in .npz)")
     p.add_argument("--samples", type=positive_int, metavar="N", help="stop after N samples")
     p.add_argument("--timeout", type=float, metavar="S", help="stop when nothing arrives for S seconds")
+    p.add_argument("--max-gap", type=positive_int, default=MAX_GAP, metavar="N",
+                   help=f"a confirmed gap of more than N samples is a resync: the output's index jumps there instead of "
+                   f"holding N lost rows (default {MAX_GAP}, 8 s at 1 kHz)")
     p.add_argument("--json", action="store_true", help="print a JSON summary (samples, frames_ok, crc_errors, lost_samples, sqnr_db, ...)")
     p.set_defaults(handler=cmd_decode)
 
@@ -91,19 +96,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_live_demo)
 
 
-def _output_suffix(path: str | None) -> None:
-    if path and Path(path).suffix.lower() not in (".csv", ".npz"):
-        raise WzError(f"-o {path}: the output must be .csv or .npz")
-    if path and not Path(path).resolve().parent.is_dir():
-        raise WzError(f"-o {path}: folder {Path(path).parent} does not exist")
-
-
 def cmd_emulate(args: argparse.Namespace) -> int:
     faults = FaultPlan.parse(args.faults)
     if args.sample_rate < 0:
         raise WzError(f"--sample-rate must be positive (or 0: as fast as the reader), got {args.sample_rate}")
-    if args.truth and not args.truth.endswith(".npz"):
-        raise WzError(f"--truth {args.truth}: the truth file is an .npz")
+    if args.truth:
+        if not args.truth.endswith(".npz"):
+            raise WzError(f"--truth {args.truth}: the truth file is an .npz")
+        check_output(args.truth, inputs=(args.data, args.model), what="--truth")
     samples = args.samples or (DEFAULT_SAMPLES if args.scenario else 0)
     x, y = source_samples(args.scenario, args.data, samples, args.seed)
     with tempfile.TemporaryDirectory(prefix="wz-device-") as tmp:
@@ -129,7 +129,9 @@ def cmd_emulate(args: argparse.Namespace) -> int:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    _output_suffix(args.output)
+    if args.output:  # before the session: a typo must not cost a recording
+        check_suffix(args.output)
+        check_output(args.output, inputs=(args.side_info, args.truth, args.model), what="-o")
     model = load_model(args.model)
     truth_x = _truth_x(args.truth) if args.truth else None
     side = from_file(args.side_info) if args.side_info else None
@@ -138,7 +140,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
         if side is None:
             side = PortSideInfo(open_port(args.side_port, args.side_baud))
         status = terminal_status if sys.stderr.isatty() else None
-        session = Session(port, LiveDecoder(model, side), truth_x=truth_x, max_samples=args.samples,
+        session = Session(port, LiveDecoder(model, side, max_gap=args.max_gap), truth_x=truth_x, max_samples=args.samples,
                           idle_timeout=args.timeout, on_status=status)
         session.run()
     finally:
@@ -148,12 +150,18 @@ def cmd_decode(args: argparse.Namespace) -> int:
     if status:
         sys.stderr.write("\n")
     if args.output:
-        write_output(args.output, session.output())
+        write_decoded(args.output, session.output())
     summary = session.summary()
     if args.json:
         print(json.dumps(summary))
     else:
         print(describe(summary) + (f"; wrote {args.output}" if args.output else ""))
+    if summary["side_bad_lines"]:
+        print(f"wzcodec decode: warning: {summary['side_bad_lines']} side-information lines were not usable (unparsable, "
+              "or an index far outside the stream) and were skipped", file=sys.stderr)
+    if session.error is not None:
+        print(f"wzcodec decode: error: {session.error} (the session ended there; what it decoded was kept)", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -170,22 +178,16 @@ def _truth_x(path: str) -> np.ndarray:
         raise WzError(f"{p}: cannot read the truth file ({exc.__class__.__name__})") from None
 
 
-def write_output(path: str, out: dict[str, np.ndarray]) -> None:
-    """The decoded samples: .npz (index, x_hat, status, j, t) or .csv (index, x_hat, status, j)."""
-    if path.lower().endswith(".npz"):
-        np.savez(path, **out)
-        return
-    with open(path, "w", encoding="ascii") as f:
-        f.write("index,x_hat,status,j\n")
-        for i, v, s, j in zip(out["index"], out["x_hat"], out["status"], out["j"]):
-            f.write(f"{i},{v!r},{s},{j}\n")
-
-
 def describe(s: dict) -> str:
     """One human line for a decode summary."""
     text = (f"decoded {s['decoded_samples']} of {s['samples']} samples ({s['lost_samples']} lost in {s['gaps']} gaps, "
             f"{s['settling_samples']} settling, {s['no_side_samples']} without side information); {s['frames_ok']} frames ok, "
             f"{s['crc_errors']} CRC errors, {s['resets']} device restarts; ended by {s['ended_by']}")
+    dropped = {k: s.get(k) for k in ("rejected_frames", "stale_frames", "replayed_hellos") if s.get(k)}
+    if dropped:
+        text += "; dropped " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in dropped.items())
+    if s.get("resyncs"):
+        text += f"; {s['resyncs']} resyncs over gaps of more than --max-gap ({s['skipped_samples']} samples not output)"
     if s.get("sqnr_db") is not None:
         text += f"; SQNR {s['sqnr_db']:.2f} dB"
     return text

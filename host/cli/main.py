@@ -1,12 +1,17 @@
 """The `wzcodec` command: a thin layer over importable functions.
 
 Each command group lives in its own module with `register(subparsers)`; every handler returns an exit
-code. A WzError (anything the user can cause) becomes one line on stderr and exit status 2.
+code. A WzError (anything the user can cause) becomes one line on stderr and exit status 2. An OS error
+nobody turned into a WzError (a disk that fills up, a file that vanishes) is one line too, exit status 2.
+As a last resort, the exceptions that inputs nobody anticipated raise (overflow, recursion, memory,
+floating point, a number that does not parse) are one line that names the command and asks for a bug
+report, exit status 3; with WZCODEC_DEBUG=1 in the environment they propagate with their traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from wzcodec import __version__
@@ -32,6 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# what unanticipated bad input raises (ArithmeticError: overflow, floating point, division by zero); never
+# KeyboardInterrupt or SystemExit
+UNANTICIPATED = (ArithmeticError, RecursionError, MemoryError, ValueError)
+DEBUG_ENV = "WZCODEC_DEBUG"
+
+
+def debugging() -> bool:
+    return os.environ.get(DEBUG_ENV, "") == "1"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -42,6 +57,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"wzcodec {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if debugging():
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"wzcodec {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+    except UNANTICIPATED as exc:
+        if debugging():
+            raise
+        text = " ".join(str(exc).split())[:200] or "no message"
+        print(f"wzcodec {args.command}: internal error ({exc.__class__.__name__}: {text}); likely a bug: please report it "
+              f"with the command line (run with {DEBUG_ENV}=1 for the traceback)", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from wzcodec.cli.util import Progress, add_source_args, emit_json, evaluation_line, positive_int, rate_arg, rates_arg, source_of
+from wzcodec.cli.util import (
+    Progress,
+    add_source_args,
+    emit_json,
+    evaluation_line,
+    positive_int,
+    rate_arg,
+    rates_arg,
+    samples_arg,
+    seed_arg,
+    source_of,
+)
 from wzcodec.core import model_file
-from wzcodec.core.errors import WzError
+from wzcodec.core.files import check_output
 from wzcodec.evaluation import reference
 from wzcodec.evaluation.bounds import zero_delay_ceiling_db
 from wzcodec.evaluation.workflows import DEFAULT_TEST_SAMPLES, DEFAULT_TEST_SEED, bound_table, evaluate_model, train_model
@@ -23,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_source_args(p)
     p.add_argument("--rate", type=rate_arg, required=True, metavar="R", help="bits per sample, 1..8")
     p.add_argument("--taps", type=positive_int, default=5, help="filter length (default 5)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="random seed (default 0)")
     p.add_argument("--epochs", type=positive_int, default=TrainConfig.epochs, help=f"epochs per start (default {TrainConfig.epochs})")
     p.add_argument("--recipe", choices=RECIPES, default=TrainConfig.recipe,
                    help="plus (default): side information in the reconstruction, least-squares reconstruction taps, "
@@ -38,8 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "or on the whole recording given with --data (use a held-out recording).")
     p.add_argument("model", metavar="MODEL.json")
     add_source_args(p)
-    p.add_argument("--samples", type=positive_int, default=DEFAULT_TEST_SAMPLES, help=f"test samples for a scenario (default {DEFAULT_TEST_SAMPLES})")
-    p.add_argument("--seed", type=int, default=DEFAULT_TEST_SEED, help=f"test realization seed (default {DEFAULT_TEST_SEED})")
+    p.add_argument("--samples", type=samples_arg, default=DEFAULT_TEST_SAMPLES, help=f"test samples for a scenario (default {DEFAULT_TEST_SAMPLES})")
+    p.add_argument("--seed", type=seed_arg, default=DEFAULT_TEST_SEED, help=f"test realization seed (default {DEFAULT_TEST_SEED})")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(handler=cmd_evaluate)
 
@@ -55,9 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    out = Path(args.output)
-    if not out.parent.exists():
-        raise WzError(f"cannot write {out}: folder {out.parent} does not exist")
+    out = check_output(args.output, inputs=(args.data,), what="-o")  # before the training, not after it
     src = source_of(args)
     cfg = TrainConfig(rate_bits=args.rate, taps=args.taps, seed=args.seed, epochs=args.epochs, device=args.device, recipe=args.recipe)
     bar = Progress(f"train R={args.rate}", enabled=not args.quiet)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-from wzcodec.cli.util import Progress, add_source_args, positive_int, rates_arg, source_of
+from wzcodec.cli.util import MAX_SEED, Progress, add_source_args, positive_int, rates_arg, samples_arg, seed_arg, source_of
 from wzcodec.core.errors import WzError
+from wzcodec.core.files import atomic_write, check_folder
 from wzcodec.evaluation.plots import plot_sqnr_vs_rate
 from wzcodec.evaluation.sweep import METHODS, SweepSettings, run_sweep, to_markdown, with_grid
 from wzcodec.evaluation.workflows import DEFAULT_TEST_SAMPLES, DEFAULT_TEST_SEED
+
+MAX_SEEDS = 1000
 
 
 def seeds_arg(text: str) -> tuple[int, ...]:
@@ -20,6 +22,8 @@ def seeds_arg(text: str) -> tuple[int, ...]:
         for part in text.split(","):
             if "-" in part.strip()[1:]:
                 lo, hi = (int(v) for v in part.split("-", 1))
+                if hi - lo >= MAX_SEEDS:  # checked before the list is built
+                    raise argparse.ArgumentTypeError(f"at most {MAX_SEEDS} seeds, got {text!r}")
                 out.extend(range(lo, hi + 1))
             else:
                 out.append(int(part))
@@ -27,6 +31,8 @@ def seeds_arg(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"seeds must look like 0,1,2 or 0-2, got {text!r}") from None
     if not out:
         raise argparse.ArgumentTypeError(f"no seeds in {text!r}")
+    if len(out) > MAX_SEEDS or not all(0 <= v <= MAX_SEED for v in out):
+        raise argparse.ArgumentTypeError(f"seeds must lie in 0..{MAX_SEED}, at most {MAX_SEEDS} of them, got {text!r}")
     return tuple(dict.fromkeys(out))
 
 
@@ -63,18 +69,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grid-b-order", type=int, choices=(1, 2), default=None,
                    help="side-information filter order of the grid (default: the scenario's AR order up to 2; 1 for --data)")
     p.add_argument("--epochs", type=positive_int, default=None, help="training epochs per start (default: train's default)")
-    p.add_argument("--test-samples", type=positive_int, default=DEFAULT_TEST_SAMPLES, help=f"scenario test samples (default {DEFAULT_TEST_SAMPLES})")
-    p.add_argument("--test-seed", type=int, default=DEFAULT_TEST_SEED, help=f"scenario test realization seed (default {DEFAULT_TEST_SEED})")
+    p.add_argument("--test-samples", type=samples_arg, default=DEFAULT_TEST_SAMPLES, help=f"scenario test samples (default {DEFAULT_TEST_SAMPLES})")
+    p.add_argument("--test-seed", type=seed_arg, default=DEFAULT_TEST_SEED, help=f"scenario test realization seed (default {DEFAULT_TEST_SEED})")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for results.json, results.md, sqnr_vs_rate.png")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG (no matplotlib needed)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_sweep)
 
 
+OUTPUTS = ("results.json", "results.md", "sqnr_vs_rate.png")
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
-    out = Path(args.output)
-    if out.exists() and not out.is_dir():
-        raise WzError(f"cannot write to {out}: it is a file, not a folder")
+    # before an hour of work, not after: a folder we can write in (or create), and never over the recording
+    out = check_folder(args.output, OUTPUTS, inputs=(args.data,), what="-o", create=True)
     src = source_of(args)
     settings = SweepSettings(rates=tuple(args.rates), seeds=args.seeds, methods=args.methods,
                              train={"epochs": args.epochs} if args.epochs else {},
@@ -95,8 +103,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise WzError(f"cannot create {out}: {exc.strerror}") from None
-    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    (out / "results.md").write_text(to_markdown(results))
+    atomic_write(out / "results.json", json.dumps(results, indent=1) + "\n")
+    atomic_write(out / "results.md", to_markdown(results))
     written = ["results.json", "results.md"]
     if not args.no_plot:
         plot_sqnr_vs_rate(results, out / "sqnr_vs_rate.png")

@@ -39,7 +39,8 @@ def rates_arg(text: str) -> list[int]:
         for part in text.split(","):
             if "-" in part:
                 lo, hi = (int(v) for v in part.split("-", 1))
-                out.update(range(lo, hi + 1))
+                out.update(range(max(lo, 0), min(hi, 9) + 1))  # clipped first: never a huge range in memory
+                out.update({lo, hi} if lo <= hi else set())  # an end outside 1..8 is still refused below
             else:
                 out.add(int(part))
     except ValueError:
@@ -56,6 +57,27 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if v <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds both take it
+MAX_TEST_SAMPLES = 10_000_000  # a simulated test realization: about 80 MB per array, memory stays bounded
+
+
+def seed_arg(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a seed, an integer 0..{MAX_SEED}, got {text!r}") from None
+    if not 0 <= v <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed must lie in 0..{MAX_SEED}, got {v}")
+    return v
+
+
+def samples_arg(text: str) -> int:
+    v = positive_int(text)
+    if v > MAX_TEST_SAMPLES:
+        raise argparse.ArgumentTypeError(f"at most {MAX_TEST_SAMPLES:,} test samples (memory), got {v:,}")
     return v
 
 

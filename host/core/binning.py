@@ -6,6 +6,8 @@ Its model-document fields (format versions 1 to 4):
     "normalization": {"x_offset": float, "x_scale": float, "y_offset": float, "y_scale": float},
     "decoder": {"sigma": float}          (version 2 on; absent or 0: the nearest-coset decoder)
 "decoder" and "f" are absent when unused, so the fingerprints of older files stay valid.
+Every number is checked against RANGES (taps: |t| <= limits.MAX_TAP) on load: far outside what training
+produces, tight enough that no computation with them overflows (wzcodec.core.limits).
 """
 
 from __future__ import annotations
@@ -17,9 +19,17 @@ import numpy as np
 
 from wzcodec.core.codec import CodecParams, Decoder, Encoder
 from wzcodec.core.errors import WzError
+from wzcodec.core.limits import DELTA_MAX, DELTA_MIN, MAX_OFFSET, MAX_TAP, SCALE_MAX, SCALE_MIN, SIGMA_MAX, shown
 
 MAX_TAPS = 64
 NORMALIZATION = ("x_offset", "x_scale", "y_offset", "y_scale")
+# [lo, hi] of every number in the model document (wzcodec.core.limits says why); every tap: +-MAX_TAP
+RANGES: dict[str, tuple[float, float]] = {
+    "delta": (DELTA_MIN, DELTA_MAX),
+    "x_scale": (SCALE_MIN, SCALE_MAX), "y_scale": (SCALE_MIN, SCALE_MAX),
+    "x_offset": (-MAX_OFFSET, MAX_OFFSET), "y_offset": (-MAX_OFFSET, MAX_OFFSET),
+    "sigma": (0.0, SIGMA_MAX),
+}
 
 
 class Binning:
@@ -41,18 +51,17 @@ class Binning:
         try:
             rate = doc["rate_bits"]
             if not isinstance(rate, int) or isinstance(rate, bool) or not 1 <= rate <= 8:
-                raise WzError(f"{where}: rate_bits must be an integer in 1..8, got {rate!r}")
+                raise WzError(f"{where}: rate_bits must be an integer in 1..8, got {shown(rate)}")
             taps = {k: _floats(doc["taps"].get(k, []), f"taps.{k}", where) for k in ("a", "b", "c", "e")}
             if version >= 3:
                 taps["f"] = _floats(doc["taps"].get("f", []), "taps.f", where)
-            norm = {k: _float(doc["normalization"][k], f"normalization.{k}", where) for k in NORMALIZATION}
-            delta = _float(doc["delta"], "delta", where)
+            norm = {k: _float(doc["normalization"][k], f"normalization.{k}", where, *RANGES[k]) for k in NORMALIZATION}
+            delta = _float(doc["delta"], "delta", where, *RANGES["delta"])
             dec = doc.get("decoder", {}) if version >= 2 else {}
-            sigma = _float(dec.get("sigma", 0.0), "decoder.sigma", where) if isinstance(dec, dict) else _float(dec, "decoder", where)
+            sigma = (_float(dec.get("sigma", 0.0), "decoder.sigma", where, *RANGES["sigma"]) if isinstance(dec, dict)
+                     else _float(dec, "decoder", where, *RANGES["sigma"]))
         except (KeyError, TypeError, AttributeError) as exc:
             raise WzError(f"{where}: model file is missing a field ({exc})") from None
-        if delta <= 0 or norm["x_scale"] <= 0 or norm["y_scale"] <= 0 or sigma < 0:
-            raise WzError(f"{where}: delta and the scales must be positive, decoder.sigma not negative")
         for k in ("a", "b", "c"):
             if len(taps[k]) == 0:
                 raise WzError(f"{where}: taps.{k} is empty")
@@ -76,9 +85,13 @@ class Binning:
 BINNING = Binning()
 
 
-def _float(v: Any, name: str, where: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise WzError(f"{where}: {name} must be a finite number, got {v!r}")
+def _float(v: Any, name: str, where: str, lo: float = -MAX_TAP, hi: float = MAX_TAP) -> float:
+    """A finite number in [lo, hi], as float; one WzError line otherwise."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v)):
+        raise WzError(f"{where}: {name} must be a finite number, got {shown(v)}")
+    if not lo <= v <= hi:  # exact for ints of any size: no float() that could overflow first
+        raise WzError(f"{where}: {name} = {shown(v)} is outside [{lo:g}, {hi:g}], so the file was not written by wzcodec "
+                      "or was damaged: retrain, or use the model file as train wrote it")
     return float(v)
 
 

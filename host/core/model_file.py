@@ -15,6 +15,11 @@ never runs code.
 
 The fingerprint covers the constants that define the codec, and the mode's name unless it is binning, so the
 fingerprints of files written before modes existed stay valid. It is an integrity check, not authentication.
+
+A model file is data from anywhere: at most limits.MODEL_MAX_BYTES (1 MiB) is read, anything that does not
+parse (corrupt text, nesting too deep, integers of more than MAX_INT_DIGITS digits) is one WzError line, the
+mode checks every constant's range (wzcodec.core.limits), the device section holds numbers within
++-limits.MAX_DEVICE_NUMBER, and the training metadata is an object nested at most MAX_METADATA_DEPTH deep.
 """
 
 from __future__ import annotations
@@ -29,12 +34,15 @@ from typing import Any
 from wzcodec.core import modes
 from wzcodec.core.errors import WzError
 from wzcodec.core.files import atomic_write
+from wzcodec.core.limits import MAX_DEVICE_NUMBER, MODEL_MAX_BYTES, shown
 
 FORMAT = "wzcodec-model"
 FORMAT_VERSION = 4
 # 1: no "decoder" section (nearest-coset decoding); 1, 2: no feedback taps "f"; 1-3: no "mode" (binning)
 READABLE_VERSIONS = (1, 2, 3, 4)
 FOLDER_MODEL = "model.json"  # the copy codegen writes beside the generated files
+MAX_INT_DIGITS = 20  # no integer in a model file needs more (int64 has 19 digits)
+MAX_METADATA_DEPTH = 32  # nesting of the free-form training metadata (written back by codegen)
 
 
 @dataclass(frozen=True)
@@ -112,16 +120,51 @@ def locate(path: str | Path) -> Path:
     return p
 
 
+class _HugeNumber(ValueError):
+    pass
+
+
+def _parse_int(text: str) -> int:
+    # a model's integers are small (rate_bits, board settings); Python's own limit (4300 digits) would say less
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _HugeNumber(f"an integer of {len(text.lstrip('-'))} digits, where no number in a model has more than {MAX_INT_DIGITS}")
+    return int(text)
+
+
+def parse(text: str | bytes, where: str = "model") -> Any:
+    """The JSON document of a model file's text; one WzError line for anything that is not JSON a model can be
+    (corrupt text, nesting too deep to parse, absurd numbers)."""
+    try:
+        return json.loads(text, parse_int=_parse_int)
+    except _HugeNumber as exc:
+        raise WzError(f"{where}: not a wzcodec model file ({exc})") from None
+    except RecursionError:
+        raise WzError(f"{where}: not a wzcodec model file (JSON nested too deeply)") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WzError(f"{where}: not a wzcodec model file (corrupt JSON: {exc.__class__.__name__})") from None
+    except ValueError as exc:  # numbers json itself cannot convert
+        raise WzError(f"{where}: not a wzcodec model file (corrupt JSON: {str(exc).splitlines()[0][:80]})") from None
+
+
+def read_bytes(p: Path) -> bytes:
+    """A model file's bytes, refused (WzError) beyond limits.MODEL_MAX_BYTES: never more than that is read."""
+    try:
+        with open(p, "rb") as f:
+            raw = f.read(MODEL_MAX_BYTES + 1)
+    except OSError as exc:
+        raise WzError(f"{p}: cannot read the model file ({exc.strerror or exc})") from None
+    if len(raw) > MODEL_MAX_BYTES:
+        raise WzError(f"{p}: larger than {MODEL_MAX_BYTES // 1024} KiB, so not a wzcodec model file "
+                      "(a model is a few KB): give the model .json that train or codegen wrote")
+    return raw
+
+
 def read(path: str | Path) -> Model:
     """Read and validate a model file, or a codegen folder's copy of it. Raises WzError on anything wrong."""
     p = locate(path)
     if not p.is_file():
         raise WzError(f"model file not found: {p} (train one with `wzcodec train ... -o {p.name}`)")
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WzError(f"{p}: not a wzcodec model file (corrupt JSON: {exc.__class__.__name__})") from None
-    return from_document(doc, where=str(p))
+    return from_document(parse(read_bytes(p), where=str(p)), where=str(p))
 
 
 def load(path: str | Path) -> tuple[Any, dict[str, Any]]:
@@ -142,16 +185,16 @@ def from_document(doc: Any, where: str = "model") -> Model:
         raise WzError(f"{where}: not a wzcodec model file (no \"format\": \"{FORMAT}\")")
     version = doc.get("format_version")
     if version not in READABLE_VERSIONS:
-        raise WzError(f"{where}: model format version {version!r} is not supported (this wzcodec reads versions "
+        raise WzError(f"{where}: model format version {shown(version)} is not supported (this wzcodec reads versions "
                       f"{', '.join(map(str, READABLE_VERSIONS))}); retrain or upgrade wzcodec")
     name = doc.get("mode", modes.DEFAULT) if version >= 4 else modes.DEFAULT
-    if not isinstance(name, str):
-        raise WzError(f"{where}: mode must be a name, got {name!r}")
+    if not isinstance(name, str) or len(name) > 40:
+        raise WzError(f"{where}: mode must be a name, got {shown(name)}")
     p = modes.get(name).from_constants(doc, version, where)
     fp = fingerprint(p)
     if doc.get("fingerprint") != fp:
-        raise WzError(f"{where}: fingerprint {doc.get('fingerprint')!r} does not match the constants ({fp}): the file was edited or damaged")
-    training = doc.get("training") if isinstance(doc.get("training"), dict) else {}
+        raise WzError(f"{where}: fingerprint {shown(doc.get('fingerprint'))} does not match the constants ({fp}): the file was edited or damaged")
+    training = _training(doc.get("training"), f"{where}: training")
     device = _device(doc["device"], f"{where}: device") if doc.get("device") is not None else None
     return Model(p, training, device, where)
 
@@ -163,9 +206,42 @@ def _device(device: Any, where: str) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for section, values in device.items():
         if not isinstance(values, dict):
-            raise WzError(f"{where}.{section} must be an object of numbers")
+            raise WzError(f"{where}.{_key(section)} must be an object of numbers")
         for k, v in values.items():
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
-                raise WzError(f"{where}.{section}.{k} must be a finite number or null, got {v!r}")
+            if v is not None and not _bounded(v, MAX_DEVICE_NUMBER):
+                raise WzError(f"{where}.{_key(section)}.{_key(k)} must be a finite number within +-{MAX_DEVICE_NUMBER:g} or null, "
+                              f"got {shown(v)}: regenerate the folder with `wzcodec codegen`")
         out[str(section)] = dict(values)
     return out
+
+
+def _key(k: Any) -> str:
+    text = str(k)  # JSON keys are strings, of any length
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _bounded(v: Any, limit: float) -> bool:
+    """v is a number (not a bool) with |v| <= limit (no float conversion that could overflow)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    if isinstance(v, int):
+        return abs(v) <= limit
+    return math.isfinite(v) and abs(v) <= limit
+
+
+def _training(meta: Any, where: str) -> dict[str, Any]:
+    """The free-form training metadata: an object (anything else reads as none), nested at most
+    MAX_METADATA_DEPTH deep (codegen writes it back), its "scenario" a name if present."""
+    if not isinstance(meta, dict):
+        return {}
+    stack = [(meta, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_METADATA_DEPTH:
+            raise WzError(f"{where} is nested more than {MAX_METADATA_DEPTH} levels deep: not metadata wzcodec wrote")
+        children = node.values() if isinstance(node, dict) else node
+        stack += [(c, depth + 1) for c in children if isinstance(c, (dict, list))]
+    scenario = meta.get("scenario")
+    if scenario is not None and not isinstance(scenario, str):
+        raise WzError(f"{where}.scenario must be a scenario name (A, B or C), got {shown(scenario)}")
+    return meta

@@ -97,7 +97,7 @@ STREAMS = {"train": 1, "val": 2, "test": 3}
 
 def get_scenario(name: str) -> Scenario:
     """Look a scenario up by name (A, B or C, case-insensitive)."""
-    key = name.strip().upper()
+    key = name.strip().upper() if isinstance(name, str) else None
     if key not in SCENARIOS:
         raise WzError(f"unknown scenario {name!r}: choose one of {', '.join(SCENARIOS)}")
     return SCENARIOS[key]

@@ -9,6 +9,9 @@ link.py unchanged, reading the board's integers from a file as its ADC (paced at
 fast as the link takes them) and writing frames to its UART. This module forwards those frames to the
 endpoint, applying the fault plan; a restart cuts off the frame in flight, `boot` samples pass
 unsampled, and the next boot resumes at the world's sample index (as a board with a running clock would).
+Every boot gets a fresh boot nonce (the board's main.py draws one from its random source; here the fault
+plan's seeded generator draws it, so a run is reproducible), passed to stream.py and kept in the truth's
+info as `boot_nonces`.
 After the last sample it sends an end frame (never corrupted) so a reader knows the stream is complete.
 """
 
@@ -125,6 +128,7 @@ class Boot:
     start: int  # first sample index sampled
     stop: int  # the restart (or the end of the data)
     last: bool
+    nonce: int = 0  # the boot nonce its hellos carry, 0..2^32-1
 
 
 class Emulator:
@@ -137,7 +141,10 @@ class Emulator:
         bad = [r for r in config.faults.resets if r >= n]
         if bad:
             raise WzError(f"--faults reset={bad[0]} is beyond the {n} samples streamed")
+        self.injector = FaultInjector(config.faults)
         self.boots = self._plan_boots(n)
+        for b in self.boots:  # one draw per boot, before any fault: reproducible from the plan's seed
+            b.nonce = int(self.injector.rng.integers(0, 1 << 32, dtype=np.uint64))
         j = np.full(n, -1, np.int16)
         for b in self.boots:
             ref = device.reference_indices(self.x_int[b.start : b.stop])
@@ -145,8 +152,8 @@ class Emulator:
         self.truth = Truth(x=np.asarray(x, np.float64), y=np.asarray(y, np.float64), x_int=self.x_int, j=j,
                            t_in=np.full(n, np.nan), intact=np.zeros(n, bool),
                            boots=np.array([b.start for b in self.boots], np.int64),
-                           info={"fingerprint": device.fingerprint, "rate_bits": device.rate_bits, "samples": n})
-        self.injector = FaultInjector(config.faults)
+                           info={"fingerprint": device.fingerprint, "rate_bits": device.rate_bits, "samples": n,
+                                 "boot_nonces": [b.nonce for b in self.boots]})
         self.node = node_command()
         self.endpoint = open_endpoint(config.link)
         self.stats = {"bytes": 0, "frames": 0, "truncated_frames": 0, "unread_bytes": 0}
@@ -198,7 +205,7 @@ class Emulator:
                 cmd += ["--t0", repr(t0 * 1000)]
         for name in ("encoder.py", "link.py"):
             cmd += ["--file", f"{name}={dev.folder / name}"]
-        cmd += [str(dev.folder / "stream.py"), str(b.start)] + (["flush"] if b.last else [])
+        cmd += [str(dev.folder / "stream.py"), str(b.start), f"{b.nonce:08x}"] + (["flush"] if b.last else [])
         errors = tmp / "stderr.txt"
         with open(errors, "wb") as err:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, cwd=REPO)
@@ -239,14 +246,15 @@ class Emulator:
                     continue  # the device has no power any more: nothing else leaves it
                 kind, n = frame[2], frame[3]
                 seq = int.from_bytes(frame[4:8], "little")
-                if kind & 0xF0 == frames.KIND_DATA and not b.last and seq + 2 * n > stop:
+                data = frames.is_data_kind(kind)
+                if data and not b.last and seq + 2 * n > stop:
                     # the last whole frame before the restart: the power goes while it is on the wire
                     keep = int(self.injector.rng.integers(0, len(frame)))
                     self._write(frame[:keep])
                     self.stats["truncated_frames"] += 1
                     cut = True
                     continue
-                if kind & 0xF0 == frames.KIND_DATA:
+                if data:
                     damaged, intact = self.injector.apply(frame)
                     self._write(damaged)
                     if intact:
@@ -268,13 +276,13 @@ class Emulator:
 
 
 def _frame_size(buf: bytes) -> int:
-    """Total length of the (clean) frame at the start of buf."""
+    """Total length of the (clean) frame at the start of buf, of any readable wire format version."""
     if buf[:2] != frames.SYNC:
         raise WzError("the emulated device wrote bytes that are not a frame (a broken link.py?)")
-    plen = frames._payload_bytes(buf[2], buf[3])
-    if plen is None:
+    size = frames.frame_size(buf[2], buf[3])
+    if size is None:
         raise WzError(f"the emulated device wrote an impossible frame header {buf[:4].hex()}")
-    return frames.HEADER_BYTES + plen + frames.CRC_BYTES
+    return size
 
 
 def source_samples(scenario: str | None, data: str | None, samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -2,7 +2,8 @@
 
 The host opens it with pyserial exactly like a board: the pty's path (/dev/pts/N) or
 socket://127.0.0.1:PORT. Both wait for a reader before the board starts, apply backpressure (a reader
-that falls behind slows the board down), and drop the traffic while no reader is attached.
+that falls behind slows the board down), drop the traffic while no reader is attached, and let a new
+reader join after one has left (a decoder restarted mid-stream).
 """
 
 from __future__ import annotations
@@ -131,7 +132,12 @@ class PtyEndpoint:
 
 
 class TcpEndpoint:
-    """A loopback TCP port; the reader connects with pyserial's socket://127.0.0.1:PORT."""
+    """A loopback TCP port; the reader connects with pyserial's socket://127.0.0.1:PORT.
+
+    One reader at a time. When it disconnects, the traffic is dropped (write returns False) until another
+    reader connects, which then gets the stream from the next frame on, as on the pty: a decoder restarted
+    mid-stream rejoins.
+    """
 
     def __init__(self, port: int = 0) -> None:
         self.server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -145,6 +151,7 @@ class TcpEndpoint:
         self.port = self.server.getsockname()[1]
         self.conn: socket.socket | None = None
         self.reader_gone = False
+        self.readers = 0  # readers attached so far
         self.cancel = threading.Event()
 
     @property
@@ -157,31 +164,77 @@ class TcpEndpoint:
             if self.cancel.is_set():
                 raise Cancelled
             try:
-                self.conn, _ = self.server.accept()
+                conn, _ = self.server.accept()
             except TimeoutError:
                 continue
-        self.conn.settimeout(None)
+            self._attach(conn)
+
+    def _attach(self, conn: socket.socket) -> None:
+        conn.setblocking(False)  # write() polls, so that cancel and a departing reader are seen while it waits
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # pyserial's socket:// open() discards whatever has arrived when it finishes (wzcodec decode skips that
         # flush); give other readers a moment, since a TCP client cannot tell us when it is done
         self.cancel.wait(READER_SETTLE_S)
-        self.conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.conn, self.reader_gone = conn, False
+        self.readers += 1
 
-    def write(self, data: bytes) -> bool:
-        if self.cancel.is_set():
-            raise Cancelled
-        if self.conn is None or self.reader_gone:
+    def _accept(self) -> bool:
+        """Attach a reader that has connected since, if any (never waits for one)."""
+        if not select.select([self.server], [], [], 0)[0]:
             return False
         try:
-            self.conn.sendall(data)
-            return True
+            conn, _ = self.server.accept()
         except OSError:
-            self.reader_gone = True
             return False
+        self._attach(conn)
+        return True
+
+    def _drop(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        self.reader_gone = True
+
+    def _reader_left(self) -> bool:
+        """Whether the attached reader has closed its end (a reader sends nothing: readable means the end)."""
+        try:
+            while select.select([self.conn], [], [], 0)[0]:
+                if not self.conn.recv(4096):
+                    return True
+        except OSError:
+            return True
+        return False
+
+    def write(self, data: bytes) -> bool:
+        """Send bytes, waiting while the reader's buffer is full; False (bytes dropped) if no reader is attached."""
+        if self.cancel.is_set():
+            raise Cancelled
+        if self.conn is not None and self._reader_left():
+            self._drop()
+        if self.conn is None and not self._accept():
+            return False
+        view = memoryview(data)
+        while view:
+            if self.cancel.is_set():
+                raise Cancelled
+            try:
+                if select.select([], [self.conn], [], 0.2)[1]:
+                    view = view[self.conn.send(view) :]
+                elif self._reader_left():
+                    self._drop()
+                    return False
+            except BlockingIOError:
+                pass
+            except OSError:
+                self._drop()
+                return False
+        return True
 
     def finish(self, timeout_s: float = 30.0) -> None:
         """Half-close (the reader sees the end after all data), wait for the reader to close, close."""
-        if self.conn is not None and not self.reader_gone:
+        if self.conn is not None:
             try:
+                self.conn.setblocking(True)
                 self.conn.shutdown(socket.SHUT_WR)
                 self.conn.settimeout(timeout_s)
                 while self.conn.recv(4096):

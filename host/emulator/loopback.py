@@ -49,6 +49,8 @@ def loopback(model: str | Path, x: np.ndarray, y: np.ndarray, config: EmulatorCo
             port = open_port(emu.address)
             sess = Session(port, LiveDecoder(load_model(decoder_model or model), ArraySideInfo(y)), truth_x=x, **session)
             sess.run()
+            if sess.error is not None:
+                raise sess.error
         except BaseException:
             emu.cancel()
             raise

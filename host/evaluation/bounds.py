@@ -89,9 +89,17 @@ def si_only_db_scenario(sc: Scenario, taps: int = SI_ONLY_TAPS) -> float:
     return float(10 * np.log10(r_x[mid] / mse))
 
 
+def _unit(v: np.ndarray) -> np.ndarray:
+    """v centred and scaled to unit standard deviation (only centred if constant): SQNRs do not depend on either."""
+    v = np.asarray(v, dtype=np.float64) - np.mean(v)
+    sd = float(np.std(v))
+    return v / sd if sd > 0 else v
+
+
 def si_only_db_data(x: np.ndarray, y: np.ndarray, taps: int = SI_ONLY_TAPS) -> float:
     """SQNR of the least-squares causal FIR estimate of x from y (with a constant term), fit on the data itself."""
     taps = int(min(taps, max(1, len(x) // 20)))
+    y = _unit(y)  # lstsq's cut-off is relative to the largest column: Y's scale must not hide it behind the constant
     cols = [np.concatenate([np.full(k, y[0]), y[: len(y) - k]]) for k in range(taps)]
     a = np.column_stack(cols + [np.ones(len(y))])
     coef, *_ = np.linalg.lstsq(a[taps:], x[taps:], rcond=None)
@@ -156,8 +164,9 @@ def genie_data(x: np.ndarray, y: np.ndarray, taps: int = GENIE_TAPS, block: int 
     """The genie estimate fitted by least squares on a recording (with a constant term), evaluated on it.
     The normal equations are accumulated `block` rows at a time: memory stays small for long recordings."""
     taps = int(min(taps, max(1, len(x) // 80)))
-    x = np.asarray(x, dtype=np.float64) - np.mean(x)  # remove offsets first: the centring below stays exact
-    y = np.asarray(y, dtype=np.float64) - np.mean(y)
+    # remove offsets first (the centring below stays exact), and scales: lstsq's cut-off is relative to the
+    # largest column, so X and Y in very different units must not hide one behind the other
+    x, y = _unit(x), _unit(y)
     xp = np.concatenate([np.full(taps, x[0]), x])
     yp = np.concatenate([np.full(taps, y[0]), y])
     width = 2 * taps  # columns: X[n-1..n-taps] (the encoder's prior), then Y[n..n-taps+1]

@@ -7,9 +7,11 @@ canvas is used directly, so no GUI backend or pyplot state is involved.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from wzcodec.core.errors import WzError
+from wzcodec.core.files import atomic_write
 
 MARKERS = "osD^v<>ph*"
 
@@ -47,5 +49,7 @@ def plot_sqnr_vs_rate(results: dict, path: str | Path, dpi: int = 130) -> Path:
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     out = Path(path)
-    fig.savefig(out, dpi=dpi)
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=dpi, format="png")
+    atomic_write(out, buf.getvalue())  # never half a PNG, nor a 0-byte one after a second Ctrl-C
     return out

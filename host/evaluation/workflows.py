@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
+
+import numpy as np
 
 from wzcodec.core.errors import WzError
 from wzcodec.core.model_file import fingerprint
@@ -19,7 +23,7 @@ DEFAULT_TEST_SEED = 2026
 
 def train_model(source: Source, cfg: TrainConfig, progress: Callable[[int, int, str], None] | None = None) -> TrainResult:
     """Train on `source` (seeded by cfg.seed) and return params plus metadata (incl. validation SQNR)."""
-    data = source.training_data(cfg.seed, min_samples=max(200, 40 * cfg.taps))
+    data = source.training_data(cfg.seed)
     return train(data, cfg, progress)
 
 
@@ -31,7 +35,8 @@ def evaluate_model(params: Any, source: Source, samples: int = DEFAULT_TEST_SAMP
     spec = reference.spectra(source, x, y)
     limit = bounds.wz_limit_db(spec, [params.rate_bits])[0]
     ceiling = bounds.zero_delay_ceiling_db(reference.genie(source, x, y), [params.rate_bits])[0]
-    sqnr = hard_sqnr_db(params, x, y)
+    with decoding(source.description):
+        sqnr = finite_sqnr(hard_sqnr_db(params, x, y), source.description)
     return {
         "sqnr_db": round(sqnr, 4),
         "wz_limit_db": round(limit, 4),
@@ -44,6 +49,29 @@ def evaluate_model(params: Any, source: Source, samples: int = DEFAULT_TEST_SAMP
         "limit_is_estimate": spec.estimated,
         "fingerprint": fingerprint(params),
     }
+
+
+def _diverges(what: str) -> WzError:
+    return WzError(f"decoding {what} with this model overflows: its numbers do not fit this data (or its feedback "
+                   "taps run away); use the model trained for this data, or retrain")
+
+
+@contextmanager
+def decoding(what: str) -> Iterator[None]:
+    """Run a model's hard codec on data (`what` names it): an overflow there is one WzError line, not a traceback;
+    numpy's overflow warnings are left to finite_sqnr."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            yield
+    except (OverflowError, FloatingPointError):
+        raise _diverges(what) from None
+
+
+def finite_sqnr(sqnr: float, what: str) -> float:
+    """`sqnr`, unless the reconstruction overflowed (then a WzError line instead of "SQNR -inf dB")."""
+    if not math.isfinite(sqnr):
+        raise _diverges(what)
+    return sqnr
 
 
 def bound_table(source: Source, rates: list[int]) -> dict:
@@ -61,4 +89,4 @@ def bound_table(source: Source, rates: list[int]) -> dict:
     }
 
 
-__all__ = ["train_model", "evaluate_model", "bound_table", "TrainConfig"]
+__all__ = ["train_model", "evaluate_model", "bound_table", "decoding", "finite_sqnr", "TrainConfig"]

@@ -8,9 +8,22 @@ Every sample index from the start of the session comes out exactly once, in orde
               so a filter may still hold a guess (the encoder's after a restart, the decoder's after a gap)
     NO_SIDE   its index arrived but its side information did not (x_hat NaN)
 
-Nothing is shifted: a frame lands at its own sample index (its sequence number), gaps become LOST runs,
-and the side information filter keeps running through a gap (Y is known there), so the damage ends
-`settle` samples after it. A hello frame from another model raises ModelMismatch naming both fingerprints.
+Nothing is shifted, and alignment is proven by the stream, never assumed (docs/link.md, "What the decoder guarantees"):
+
+- a data frame that continues the device's count is placed at its sample index at once;
+- a frame after a gap (its sample number jumps ahead) is held until the stream confirms it: the next
+  frame, or a hello of the running boot, lands a whole number of frames after it (CONFIRM_FRAMES at
+  most), or a hello of the running boot announced that position. A frame the stream does not confirm (it goes on where it was, or elsewhere)
+  is dropped and counted (`rejected_frames`);
+- the count goes back only at a reboot, which a hello with a new boot nonce proves (wire format 2); a
+  replayed hello (a nonce already seen) or replayed old frames are dropped and counted;
+- a confirmed gap longer than `max_gap` samples is a resync: the output's sample index jumps (the skipped
+  samples are counted, never allocated), and only the last GAP_FEED samples before it go through the
+  filters.
+
+Gaps become LOST runs, and the side information filter keeps running through a gap (Y is known there), so
+the damage ends `settle` samples after it. A hello frame from another model raises ModelMismatch naming
+both fingerprints; a session that meets one ends there and keeps what it decoded.
 """
 
 from __future__ import annotations
@@ -25,13 +38,16 @@ import numpy as np
 
 from wzcodec.core import model_file
 from wzcodec.core.errors import WzError
-from wzcodec.link.frames import FORMAT_VERSION, SEQ_MODULUS, DataFrame, EndFrame, Frame, HelloFrame
+from wzcodec.link.frames import READABLE_VERSIONS, SEQ_MODULUS, DataFrame, EndFrame, Frame, HelloFrame, kind_version
 from wzcodec.link.sideinfo import SideInfo
 
 OK, LOST, SETTLING, NO_SIDE = 0, 1, 2, 3
 MAX_HELD_FRAMES = 4096  # data frames waiting for the first hello before we give up
-JUMP_LIMIT = 1 << 16  # larger jumps of the sequence number must be confirmed by the next frame
+MAX_GAP = 1 << 13  # samples (8 s at 1 kHz): a longer confirmed gap is a resync, not LOST rows
 GAP_FEED = 4096  # of a longer gap only the last GAP_FEED samples go through the filters (more than any history)
+MAX_WAITING = 1 << 20  # samples queued for side information before the oldest are decoded without it
+NONCES_KEPT = 256  # boot nonces remembered to recognise a replayed hello
+CONFIRM_FRAMES = 32  # a frame after a gap is confirmed by one that follows it within this many frames
 
 
 class ModelMismatch(WzError):
@@ -88,10 +104,13 @@ class LiveStats:
     no_side_samples: int = 0
     gaps: int = 0  # runs of LOST samples
     data_frames: int = 0  # data frames placed in the output
-    resets: int = 0  # device restarts seen (hello number 0 after the start, or the count jumping back)
+    resets: int = 0  # device restarts seen (a hello with a new boot nonce; wire format 1: hello number 0)
     rebases: int = 0  # restarts whose sample count went back: re-aligned to continue where the old one stopped
-    stale_frames: int = 0  # frames for samples already output
-    rejected_frames: int = 0  # CRC-valid frames with an implausible sequence number that nothing confirmed
+    stale_frames: int = 0  # frames for samples already output (replayed or duplicated)
+    rejected_frames: int = 0  # CRC-valid frames whose sample number nothing confirmed
+    replayed_hellos: int = 0  # hellos of an earlier boot (their nonce was seen before)
+    resyncs: int = 0  # confirmed gaps longer than max_gap: the output index jumps there
+    skipped_samples: int = 0  # samples of those gaps that were not output (they are not in lost_samples)
 
     @property
     def decoded(self) -> int:
@@ -112,7 +131,7 @@ class LiveDecoder:
 
     model: DecoderModel
     side: SideInfo
-    jump_limit: int = JUMP_LIMIT
+    max_gap: int = MAX_GAP
     stats: LiveStats = field(default_factory=LiveStats)
 
     def __post_init__(self):
@@ -121,7 +140,11 @@ class LiveDecoder:
         self._held: list[Frame] = []
         self._dev: int | None = None  # the device's next sample index, unwrapped, in its own count
         self._offset = 0  # output index = device index + offset (changes only when a restart rebases)
-        self._candidate: tuple[int, DataFrame] | None = None
+        self._candidate: tuple[int, DataFrame] | None = None  # a frame after a gap, waiting for confirmation
+        self._nonce: int | None = None  # boot nonce of the running boot (wire format 2)
+        self._nonces: deque[int] = deque(maxlen=NONCES_KEPT)  # of earlier boots
+        self._announced: int | None = None  # the device's next sample, as a hello of the running boot said
+        self._boot_hint: int | None = None  # where the first hello says its boot began (if within max_gap)
         self._work: deque[tuple[int, np.ndarray]] = deque()
         self._next: int | None = None  # next output index
         self.start: int | None = None
@@ -129,6 +152,7 @@ class LiveDecoder:
         self._boots: list[int] = []  # output indices where a restarted device began
         self.end: int | None = None
         self.device_fingerprint: str | None = None
+        self.device_version: int | None = None  # the wire format version the device's hellos speak
         self._last_lost = False  # whether the last sample output was LOST (gaps spanning chunks count once)
 
     @property
@@ -147,15 +171,25 @@ class LiveDecoder:
         """Take CRC-valid frames in arrival order; returns the chunks that can be decoded now."""
         for f in frames:
             if self._verified:
-                self._handle(f)
+                if kind_version(f.raw[2]) == self.device_version:
+                    self._handle(f)
+                else:  # the device speaks one version: a frame of another passed a weaker check by chance
+                    self.stats.rejected_frames += 1
             else:
                 self._held.append(f)
                 if isinstance(f, HelloFrame):
                     self._check(f)
                     self._verified = True
+                    self._nonce = f.nonce  # the running boot: the frames held before its hello are of it too
+                    # hello k goes out before data frame k * hello_every of its boot: where that boot began
+                    since = f.hello_number * f.hello_every * f.frame_samples
+                    self._boot_hint = f.seq - since if since <= min(self.max_gap, f.seq) else None
                     held, self._held = self._held, []
                     for g in held:
-                        self._handle(g)
+                        if kind_version(g.raw[2]) == f.version:
+                            self._handle(g)
+                        else:
+                            self.stats.rejected_frames += 1
                 elif len(self._held) > MAX_HELD_FRAMES:
                     raise WzError(f"{len(self._held)} frames arrived but no hello frame with the model fingerprint: "
                                   "is the device running a wzcodec link.py of this version?")
@@ -164,8 +198,10 @@ class LiveDecoder:
     def _check(self, h: HelloFrame) -> None:
         m = self.model
         self.device_fingerprint = h.fingerprint
-        if h.version != FORMAT_VERSION:
-            raise ModelMismatch(f"the device speaks wire format version {h.version}, this wzcodec reads version {FORMAT_VERSION}")
+        self.device_version = h.version
+        if h.version not in READABLE_VERSIONS:
+            raise ModelMismatch(f"the device speaks wire format version {h.version}, this wzcodec reads versions "
+                                f"{', '.join(map(str, READABLE_VERSIONS))}: upgrade wzcodec, or regenerate the device code")
         if h.fingerprint != m.fingerprint or h.rate_bits != m.rate_bits:
             raise ModelMismatch(f"the device runs model {h.fingerprint} (R = {h.rate_bits}) but the decoder has model "
                                 f"{m.fingerprint} (R = {m.rate_bits}, from {m.source}): decode with the model the device "
@@ -178,34 +214,71 @@ class LiveDecoder:
         return self._dev + (d - SEQ_MODULUS if d >= SEQ_MODULUS // 2 else d)
 
     def _begin(self, dev: int, at_boot: bool) -> None:
-        self._dev = dev
-        self.start = self._next = dev + self._offset
+        hint = self._boot_hint
+        if hint is not None and 0 < dev - hint <= self.max_gap:
+            # the boot's first frames were lost: the session starts at the boot, and they count as lost
+            self._dev, self._announced, at_boot = hint, dev, True
+        else:
+            self._dev = dev
+        self.start = self._next = self._dev + self._offset
         self._settle_until = self.start if at_boot else self.start + self.model.settle
 
     def _handle(self, f: Frame) -> None:
         if isinstance(f, HelloFrame):
-            self._check(f)
-            dev = self._unwrap(f.seq)
-            if self._dev is None:
-                self._begin(dev, at_boot=f.hello_number == 0)
-            elif f.hello_number == 0:
-                self._restart(dev)
-            elif dev > self._dev and dev - self._dev <= self.jump_limit:
-                self._dev = dev
+            self._hello(f)
         elif isinstance(f, EndFrame):
             if self._dev is not None:
-                self.end = self._unwrap(f.seq) + self._offset
+                end = self._unwrap(f.seq)
+                if 0 <= end - self._dev <= self.max_gap:
+                    self.end = end + self._offset
         elif isinstance(f, DataFrame):
             self._data(f)
 
-    def _restart(self, dev: int) -> None:
-        """A hello numbered 0: the device booted again; its first sample is `dev` in its own count."""
+    def _hello(self, h: HelloFrame) -> None:
+        self._check(h)
+        dev = self._unwrap(h.seq)
+        if h.nonce is None:  # wire format 1: no nonce; hello number 0 marks a boot (a replay cannot be told apart)
+            boot = h.hello_number == 0
+        elif h.nonce in self._nonces:
+            self.stats.replayed_hellos += 1
+            return
+        else:
+            boot = h.nonce != self._nonce
+        if self._dev is None:
+            self._nonce = h.nonce
+            self._begin(dev, at_boot=h.hello_number == 0)
+        elif boot:
+            if self._nonce is not None:
+                self._nonces.append(self._nonce)
+            self._nonce = h.nonce
+            self._restart(dev, dev - h.hello_number * h.hello_every * h.frame_samples)
+        elif dev >= self._dev:
+            cand = self._candidate
+            if cand is not None and self._agree(cand, dev):  # the running boot confirms the held frame's grid
+                self._candidate = None
+                self._accept(cand[0], cand[1].indices)
+            self._announced = dev  # the running boot says where it is: a data frame there needs no confirmation
+
+    def _restart(self, dev: int, began: int) -> None:
+        """The device booted again at sample `began` of its own count (hello k goes out before data frame k *
+        hello_every of a boot); its next sample is `dev`."""
         self.stats.resets += 1
-        if dev < self._dev:  # no clock survived the restart: continue where the old count stopped
-            self._offset += self._dev - dev
+        if not 0 <= dev - began <= self.max_gap:
+            began = dev
+        if dev < self._dev:  # the count went back: no clock survived the restart; continue where the old one stopped
+            self._offset += self._dev - began
             self.stats.rebases += 1
-        self._dev = dev
-        self._boots.append(dev + self._offset)
+            self._dev = began
+        elif began >= self._dev:  # a running clock: the samples until the boot began are lost
+            self._dev = began
+        # else its first frames arrived before this hello (its boot hello was lost): they were placed by their
+        # own sample numbers already, and the jump onto the new boot's frame grid marked the encoder's restart
+        self._announced = dev
+        if began + self._offset not in self._boots:
+            self._boots.append(began + self._offset)
+        if self._candidate is not None:  # a frame of the old boot that nothing confirmed
+            self.stats.rejected_frames += 1
+            self._candidate = None
 
     def _data(self, f: DataFrame) -> None:
         if f.rate_bits != self.model.rate_bits:
@@ -214,28 +287,39 @@ class LiveDecoder:
         dev = self._unwrap(f.seq)
         if self._dev is None:
             self._begin(dev, at_boot=False)
-        if 0 <= dev - self._dev <= self.jump_limit:
-            if self._candidate is not None:
+        cand = self._candidate
+        if dev < self._dev:  # the count went back without a new boot: replayed or duplicated frames
+            self.stats.stale_frames += 1
+        elif cand is not None and self._agree(cand, dev):
+            # the frame after a gap, and a later one on its frame grid: the gap is real (lost frames)
+            self._candidate = None
+            self._accept(cand[0], cand[1].indices)
+            self._accept(dev, f.indices)
+        elif dev == self._dev or dev == self._announced:
+            if cand is not None:  # the stream went on without it: a stray
                 self.stats.rejected_frames += 1
                 self._candidate = None
             self._accept(dev, f.indices)
-            return
-        cand = self._candidate
-        if cand is not None and cand[0] + len(cand[1].indices) == dev:
-            # two consecutive frames agree on the discontinuity: a long outage, or a restart we did not see
-            self._candidate = None
-            if cand[0] < self._dev:
-                self._restart(cand[0])
-            self._accept(cand[0], cand[1].indices)
-            self._accept(dev, f.indices)
-            return
-        if cand is not None:
-            self.stats.rejected_frames += 1
-        self._candidate = (dev, f)
+        else:
+            if cand is not None:
+                self.stats.rejected_frames += 1
+            self._candidate = (dev, f)
+
+    @staticmethod
+    def _agree(cand: tuple[int, DataFrame], dev: int) -> bool:
+        """A frame at `dev` continues the candidate's stream: it starts a whole number of frames (at most
+        CONFIRM_FRAMES) after it, so only lost frames lie between them."""
+        n = len(cand[1].indices)
+        return 0 < dev - cand[0] <= CONFIRM_FRAMES * n and (dev - cand[0]) % n == 0
 
     def _accept(self, dev: int, indices: np.ndarray) -> None:
+        if dev != self._dev and (dev - self._dev) % len(indices):
+            # a gap that is not a whole number of frames: the device restarted (or flushed) in it, and its
+            # encoder began again from zero: settle after it, as after a boot
+            self._boots.append(dev + self._offset)
         self._work.append((dev + self._offset, indices))
         self._dev = dev + len(indices)
+        self._announced = None
 
     # work -> chunks
 
@@ -266,9 +350,14 @@ class LiveDecoder:
             if s < nxt:
                 j, s = j[nxt - s :], nxt
             stop = s + len(j)
-            if self.side.fetch(stop) < stop and not (self.side.ended or final):
+            late = self._work_samples() > MAX_WAITING  # Y that late counts as missing
+            if self.side.fetch(stop) < stop and not (self.side.ended or final or late):
                 break
             self._work.popleft()
+            if s - nxt > self.max_gap:  # a resync: the skipped samples are counted, not output
+                self.stats.resyncs += 1
+                self.stats.skipped_samples += s - GAP_FEED - nxt
+                nxt = self._next = s - GAP_FEED
             if s - nxt > GAP_FEED:  # the filters forget everything before the gap's last GAP_FEED samples anyway
                 n = s - GAP_FEED - nxt
                 out.append(self._emit(nxt, np.full(n, np.nan), np.full(n, LOST, np.uint8), np.full(n, -1, np.int16)))
@@ -276,6 +365,9 @@ class LiveDecoder:
             out.append(self._decode(nxt, s, j))
             self.stats.data_frames += 1
         return out
+
+    def _work_samples(self) -> int:
+        return self._work[-1][0] + len(self._work[-1][1]) - self._work[0][0] if self._work else 0
 
     def _decode(self, nxt: int, s: int, j: np.ndarray) -> Chunk:
         """Samples nxt .. s-1 are lost, s .. s+len(j)-1 carry indices j."""
@@ -322,4 +414,5 @@ class LiveDecoder:
             st.gaps += starts - int(prev_lost and lost[0])
         self._last_lost = bool(lost[-1]) if len(lost) else self._last_lost
         self._next = start + len(status)
+        self.side.release(self._next)
         return Chunk(start, x_hat, status, idx)

@@ -18,7 +18,7 @@ import numpy as np
 
 from wzcodec.core.errors import WzError
 from wzcodec.core.metrics import sqnr_db
-from wzcodec.link.frames import EndFrame, FrameParser
+from wzcodec.link.frames import FrameParser
 from wzcodec.link.live import LOST, NO_SIDE, Chunk, LiveDecoder
 from wzcodec.link.port import READ_TIMEOUT_S
 
@@ -78,11 +78,14 @@ class Session:
         self.decoded_span = 0  # samples kept so far
         self.sqnr = RunningSqnr(self.truth_x) if self.truth_x is not None else None
         self.ended_by = ""
+        self.error: WzError | None = None  # what ended the session, if it was an error (the output is kept)
         self.started = self.last_status = time.monotonic()
         self.seconds = 0.0
 
     def run(self) -> None:
-        """Decode until the link closes, the end frame, max_samples, idle timeout or Ctrl-C (all end cleanly)."""
+        """Decode until the link closes, the end frame, max_samples, idle timeout, Ctrl-C or an error (another
+        model on the line, garbage only): all end cleanly, with everything decoded so far kept; `error` holds
+        the error, if one ended it."""
         import serial
 
         last_byte = time.monotonic()
@@ -98,7 +101,9 @@ class Session:
                     last_byte = now
                     frames = self.parser.feed(data)
                     self._take(self.decoder.feed(frames))
-                    if any(isinstance(f, EndFrame) for f in frames):
+                    if self.decoder.device_version is not None:  # read only what the device speaks from then on
+                        self.parser.versions = (self.decoder.device_version,)
+                    if self.decoder.end is not None:  # an end frame the decoder placed (not any that parsed)
                         self.ended_by = "end of stream"
                     self._check_garbage()
                 else:
@@ -111,6 +116,9 @@ class Session:
             self._await_side_information()
         except KeyboardInterrupt:
             self.ended_by = "interrupted"
+        except WzError as exc:
+            self.error = exc
+            self.ended_by = "error"
         finally:
             try:
                 self.port.close()
@@ -135,7 +143,9 @@ class Session:
 
     def _check_garbage(self) -> None:
         st = self.parser.stats
-        if st.frames_ok == 0 and st.bytes_in >= GARBAGE_LIMIT:
+        # a wrong baud rate gives random bytes: hardly a sync with a well-formed header, let alone a frame (a
+        # noisy link at the right rate shows many frames whose check fails: that is damage, not the baud)
+        if st.frames_ok == 0 and st.bytes_in >= GARBAGE_LIMIT and st.crc_errors * GARBAGE_LIMIT < 4 * st.bytes_in:
             baud = getattr(self.port, "baudrate", None)
             raise WzError(f"received {st.bytes_in} bytes but not one valid frame ({st.crc_errors} CRC errors): wrong --baud "
                           f"(this port is at {baud}; the device's rate is set in main.py, 115200 by default), "
@@ -191,6 +201,10 @@ class Session:
             "hello_frames": ps.hello_frames,
             "stale_frames": ls.stale_frames,
             "rejected_frames": ls.rejected_frames,
+            "replayed_hellos": ls.replayed_hellos,
+            "resyncs": ls.resyncs,
+            "skipped_samples": ls.skipped_samples,
+            "side_bad_lines": self.decoder.side.bad_lines,
             "bytes": ps.bytes_in,
             "garbage_bytes": ps.garbage_bytes,
             "first_index": int(out["index"][0]) if len(status) else None,
@@ -198,6 +212,7 @@ class Session:
             "seconds": round(self.seconds, 3),
             "samples_per_s": round(len(status) / self.seconds, 1) if self.seconds > 0 else None,
             "ended_by": self.ended_by,
+            "error": None if self.error is None else str(self.error),
         }
         if self.truth_x is not None:
             idx, x_hat = out["index"], out["x_hat"]

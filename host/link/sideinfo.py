@@ -12,7 +12,11 @@ Three sources, one interface (`SideInfo`):
 
   VALUE is Y in the model's units (a decimal number); "nan" marks a known-missing sample. Lines are
   ASCII, ended by "\\n" or "\\r\\n"; empty lines and lines starting with "#" are ignored, others that do
-  not parse are counted in `bad_lines` and skipped.
+  not parse, or whose index lies more than MAX_AHEAD samples away from what the decoder needs, are
+  counted in `bad_lines` and skipped.
+
+Memory is bounded: values are kept in a window that the decoder releases as it goes (`release`), and an
+index far outside it (MAX_AHEAD) is refused, never allocated.
 
 A value the source does not have is NaN: the decoder marks that sample "no side information".
 """
@@ -28,6 +32,8 @@ import numpy as np
 from wzcodec.core.errors import WzError
 from wzcodec.data.recordings import read_table
 
+MAX_AHEAD = 1 << 22  # samples (70 min at 1 kHz, 32 MiB of float64) a value may lie beyond the window's start
+
 
 class SideInfo:
     """Y by sample index: values of [0, available) may be known, NaN where they are missing."""
@@ -38,10 +44,14 @@ class SideInfo:
         self._n = 0  # one past the highest index stored
         self.ended = False  # no more values will come
         self.bad_lines = 0
+        self._released = 0  # values below this index are no longer needed
 
-    def _store(self, index: int, value: float) -> None:
+    def _store(self, index: int, value: float) -> bool:
+        """Keep Y[index] = value; False (nothing kept) where the index lies outside the bounded window."""
         if self._n == 0 and self._base == 0:
             self._base = index  # a source may start at any index (a device that has been running for days)
+        if not -MAX_AHEAD < index - self._base < MAX_AHEAD or index < self._released:
+            return False
         if index < self._base:  # an earlier index after all: move the window down
             grown = np.full(len(self._y) + self._base - index, np.nan)
             grown[self._base - index :] = self._y
@@ -53,6 +63,18 @@ class SideInfo:
             self._y = grown
         self._y[k] = value
         self._n = max(self._n, index + 1)
+        return True
+
+    def release(self, before: int) -> None:
+        """The decoder needs no value below `before` any more: drop them (memory stays bounded)."""
+        if before <= self._base or self._n == 0:
+            self._released = max(self._released, before)
+            return
+        drop = min(before, self._n) - self._base
+        if drop >= len(self._y) // 2:  # move the window when half of it is dead: amortized O(1) per sample
+            self._y = np.concatenate([self._y[drop:], np.full(drop, np.nan)])
+            self._base += drop
+        self._released = max(self._released, before)
 
     def fetch(self, stop: int) -> int:
         """Try to make values up to index `stop` (exclusive) known; returns one past the highest index known.
@@ -85,6 +107,9 @@ class ArraySideInfo(SideInfo):
         self._n = len(self._y)
         self.ended = True
 
+    def release(self, before: int) -> None:
+        pass  # the array is the caller's, whole: nothing grows
+
 
 class IteratorSideInfo(SideInfo):
     """Side information pulled from an iterator of floats (samples 0, 1, ...) or (index, value) pairs."""
@@ -106,7 +131,8 @@ class IteratorSideInfo(SideInfo):
                     raise WzError(f"side information index must be >= 0, got {index}")
             else:
                 index, value = self._n, float(item)
-            self._store(index, value)
+            if not self._store(index, value):
+                self.bad_lines += 1
         return self._n
 
 
@@ -159,12 +185,18 @@ class PortSideInfo(SideInfo):
         except ValueError:
             self.bad_lines += 1
             return
-        self._store(index, value if np.isfinite(value) else np.nan)
+        if not self._store(index, value if np.isfinite(value) else np.nan):
+            self.bad_lines += 1
+            return
         self._next = index + 1
 
     def values(self, start: int, stop: int) -> np.ndarray:
         with self._lock:
             return super().values(start, stop)
+
+    def release(self, before: int) -> None:
+        with self._lock:
+            super().release(before)
 
     def close(self) -> None:
         self.ended = True

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from wzcodec.core.codec import CodecParams
 from wzcodec.core.errors import WzError
+from wzcodec.data.sources import TRAIN_WINDOW
 
 RECIPES = ("plus", "paper")
 
@@ -24,7 +25,7 @@ class TrainConfig:
     k_range: int = 7
     beta: float = 20.0
     noise: str = "uniform"
-    window: int = 2000  # samples per training window (plus filter warm-up)
+    window: int = TRAIN_WINDOW  # samples per training window (plus filter warm-up; sources.MIN_SAMPLES counts on it)
     windows_per_step: int = 5
     starts: tuple[float, ...] = (5.0, 8.0, 12.0)  # initial alpha = J*delta, in std of the side-information error
     device: str | None = None

@@ -19,6 +19,7 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
+from wzcodec.core.binning import MAX_TAPS
 from wzcodec.core.codec import CodecParams, run_sqnr_db
 from wzcodec.core.errors import WzError
 from wzcodec.data.trainset import TrainData
@@ -56,6 +57,8 @@ def train(data: TrainData, cfg: TrainConfig, progress: Callable[[int, int, str],
     _ = cfg.plus  # validates the recipe name
     if not 1 <= cfg.rate_bits <= 8:
         raise WzError(f"rate must be an integer in 1..8 bits/sample, got {cfg.rate_bits}")
+    if not 1 <= cfg.taps <= MAX_TAPS:  # a model file holds at most MAX_TAPS taps per filter
+        raise WzError(f"--taps must lie in 1..{MAX_TAPS}, got {cfg.taps}")
     dev = _device(cfg)
     threads = torch.get_num_threads()
     # The tensors are small (20k samples): one thread is as fast, and several threads thrash badly

@@ -75,9 +75,34 @@ def test_main_loop_sends_the_framed_indices():
     assert res.returncode == 0, res.stderr.decode()
     head, sent = res.stdout.split(b"\n", 1)
     assert head.decode() == "[('ADC', 27), ('UART', 0, 115200, 4, 5)]"
-    # whole frames of 64 samples (a hello with the fingerprint first), exactly as host.frames builds them
-    expected = frames.stream_bytes(fixedpoint.encode(gen.fp, u16.astype(np.int64) >> 4), 3, gen.fingerprint, 64, 32)
+    # whole frames of 64 samples (a hello with the fingerprint and this boot's nonce first), exactly as
+    # wzcodec.link.frames builds them
+    hello = frames.FrameParser().feed(sent)[0]
+    assert isinstance(hello, frames.HelloFrame) and hello.version == 2 and hello.nonce is not None
+    expected = frames.stream_bytes(fixedpoint.encode(gen.fp, u16.astype(np.int64) >> 4), 3, gen.fingerprint, 64, 32, nonce=hello.nonce)
     assert sent == expected and len(sent) > 0
+
+
+def test_main_draws_a_boot_nonce_from_the_best_source():
+    """os.urandom where the port has it; else random.getrandbits mixed with ticks_us; else the clock alone.
+    Always 4 bytes, new at each draw."""
+    require_vm()
+    params = fixture_model("B", 3)
+    gen = generate(params, choose_mapping(params, 0, 4095)[0])
+    script = (
+        "import sys, machine\nimport main\n"
+        "a = main.boot_nonce()\nb = main.boot_nonce()\n"  # this VM has no os.urandom: the random fallback
+        "print(type(a).__name__, len(a), a != b)\n"
+        "class Os:\n    def urandom(self, n):\n        return bytes(range(7, 7 + n))\n"
+        "sys.modules['os'] = Os()\nprint(main.boot_nonce().hex())\n"
+        "class Nothing:\n    pass\n"
+        "sys.modules['os'] = Nothing()\nsys.modules['random'] = Nothing()\n"
+        "import time\nc = main.boot_nonce()\ntime.sleep_ms(3)\nprint(len(c), c != main.boot_nonce())\n"
+    )
+    res = run_in_vm(script, files={"machine.py": FAKE_MACHINE, "main.py": gen.files["main.py"], "link.py": gen.files["link.py"],
+                                   "encoder.py": gen.files["encoder.py"]})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split("\n")[:3] == ["bytes 4 True", "0708090a", "4 True"]
 
 
 def test_main_loop_allocates_nothing_per_sample():

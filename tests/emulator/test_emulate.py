@@ -1,22 +1,28 @@
 """The link end to end on the real MicroPython VM: generated link.py, the emulator, a pty or TCP port, pyserial,
 the live decoder. Every test here needs Node.js and the VM (skipped without them, failed under CI=true)."""
+import binascii
 import json
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import numpy as np
 import pytest
+import serial
 from conftest import ROOT
 from vm import require_vm, run_in_vm
 
 from wzcodec.codegen import fixedpoint
 from wzcodec.core import codec, model_file
-from wzcodec.emulator.board import EmulatorConfig, prepare_device, source_samples
+from wzcodec.emulator.board import Emulator, EmulatorConfig, prepare_device, source_samples
 from wzcodec.emulator.faults import FaultPlan
 from wzcodec.emulator.loopback import loopback
 from wzcodec.link import frames
+from wzcodec.link.crc import TABLE32_HI, TABLE32_LO
 from wzcodec.link.live import LOST, OK, ModelMismatch, load_model
+from wzcodec.link.port import open_port
 
 pytestmark = pytest.mark.vm
 MODELS = ROOT / "tests" / "fixtures" / "models"
@@ -38,13 +44,44 @@ def test_device_link_sends_exactly_the_reference_frames(tmp_path, name, frame, h
     dev = prepare_device(MODELS / f"{name}.json", tmp_path, frame, hello)
     x, _ = source_samples(name[0], None, 3001, 5)
     x_int = dev.to_ints(x)
+    nonce = {0: 0, 1000: 0xFFFFFFFF, 5: 0x8000_0001}.get(start, 0x5EED1E55)
     r = run_in_vm(tmp_path / "stream.py", files={n: tmp_path / n for n in ("encoder.py", "link.py")},
-                  args=(start, "flush"), input=x_int.astype("<i4").tobytes(), text=False)
+                  args=(start, f"{nonce:08x}", "flush"), input=x_int.astype("<i4").tobytes(), text=False)
     assert r.returncode == 0, r.stderr
     n = len(x_int) - len(x_int) % dev.group
     _, fp = design(MODELS / f"{name}.json")
-    want = frames.stream_bytes(fixedpoint.encode(fp, x_int[:n]), dev.rate_bits, dev.fingerprint, frame, hello, start=start, flush=True)
-    assert r.stdout == want
+    want = frames.stream_bytes(fixedpoint.encode(fp, x_int[:n]), dev.rate_bits, dev.fingerprint, frame, hello, start=start,
+                               flush=True, nonce=nonce)
+    assert r.stdout == want  # version 2 frames, CRC-32 and the nonce, bit for bit as the host builds them
+    got = frames.FrameParser().feed(r.stdout)
+    assert {f.nonce for f in got if isinstance(f, frames.HelloFrame)} == {nonce} and got[0].raw[2] == frames.KIND_HELLO
+
+
+def test_device_crc32_equals_the_hosts(tmp_path):
+    """link.py's CRC-32 on 16-bit halves: its tables are the host's, and it equals binascii.crc32 on any bytes."""
+    require_vm()
+    prepare_device(MODELS / "A_R2.json", tmp_path)
+    rng = np.random.default_rng(11)
+    data = bytes(range(256)) + b"\xff" * 40 + bytes(40) + bytes(rng.integers(0, 256, 3000, dtype=np.uint8))
+    cuts = [(0, 0), (0, 1), (0, 9), (256, 296), (0, 256), (300, 3336), (1, len(data))]
+    script = textwrap.dedent(
+        f"""
+        import link
+        with open("/d.bin", "rb") as f:
+            d = f.read()
+        print(list(link._TH) == {list(TABLE32_HI)}, list(link._TL) == {list(TABLE32_LO)})
+        out = bytearray(4)
+        for a, b in {cuts}:
+            link._crc(d, a, b)
+            link._put_crc(out, 0, link._R[0], link._R[1])
+            print(out.hex())
+        """
+    )
+    r = run_in_vm(script, files={"encoder.py": tmp_path / "encoder.py", "link.py": tmp_path / "link.py", "d.bin": data})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split()
+    assert lines[:2] == ["True", "True"]
+    assert lines[2:] == [binascii.crc32(data[a:b]).to_bytes(4, "little").hex() for a, b in cuts]
 
 
 def test_device_link_allocates_nothing_per_sample(tmp_path):
@@ -63,7 +100,7 @@ def test_device_link_allocates_nothing_per_sample(tmp_path):
         def run(n):
             uart = Uart()
             enc = encoder.Encoder()
-            lk = link.Link(uart, 2**30 - 1000)  # the sequence number wraps inside the loop
+            lk = link.Link(uart, b"\\x07\\x1c\\x4a\\x8e", 2**30 - 1000)  # the sequence number wraps inside the loop
             g = encoder.GROUP
             src = array("i", [0] * g)
             dst = bytearray(g * encoder.RATE_BITS // 8)
@@ -239,3 +276,88 @@ def test_a_hostile_model_folder_runs_none_of_its_code(tmp_path, wz):
     assert code == 2 and "no-such-port does not exist" in err and "Traceback" not in err
     assert load_model(folder).fingerprint == model_file.read(ROOT / "models" / "default.json").fingerprint
     assert not marker.exists()
+
+
+def _read_all(address: str, limit: int | None = None) -> bytes:
+    """What a reader gets from the port: everything up to the end frame or the link closing (or `limit` bytes,
+    then it leaves)."""
+    port = open_port(address)
+    data, parser = bytearray(), frames.FrameParser()
+    try:
+        while limit is None or len(data) < limit:
+            try:
+                chunk = port.read(max(1, port.in_waiting))  # (pyserial's socket:// read(n) drops its bytes at EOF)
+            except (OSError, serial.SerialException):
+                break  # the link closed
+            data += chunk
+            if any(isinstance(f, frames.EndFrame) for f in parser.feed(chunk)):
+                break
+    finally:
+        port.close()
+    return bytes(data)
+
+
+def _emulate(folder, model, x, y, config) -> tuple[Emulator, threading.Thread, dict]:
+    """An emulator streaming in a thread; box gets its truth (or its error)."""
+    emu = Emulator(prepare_device(model, folder), x, y, config)
+    box: dict = {}
+
+    def run():
+        try:
+            box["truth"] = emu.run()
+        except BaseException as exc:
+            box["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return emu, t, box
+
+
+def test_every_boot_sends_a_fresh_reproducible_nonce(tmp_path):
+    """The emulator draws one nonce per boot from the fault plan's seed; each boot's hellos carry its own."""
+    require_vm()
+    x, y = source_samples("A", None, 3000, 4)
+    plan = FaultPlan.parse("reset=1000/2000,boot=64,seed=5")
+    emu, t, box = _emulate(tmp_path, MODELS / "A_R4.json", x, y, EmulatorConfig(link="tcp:0", faults=plan))
+    try:
+        data = _read_all(emu.address)
+    finally:
+        t.join(60)
+    assert "error" not in box, box.get("error")
+    nonces = box["truth"].info["boot_nonces"]
+    assert len(nonces) == 3 == len(set(nonces)) and all(0 <= v < 2**32 for v in nonces)
+    hellos = [f for f in frames.FrameParser().feed(data) if isinstance(f, frames.HelloFrame)]
+    boots = [[f for f in hellos if f.nonce == v] for v in nonces]
+    assert sum(map(len, boots)) == len(hellos) and all(b and b[0].hello_number == 0 for b in boots)
+    assert [b[0].seq for b in boots] == list(box["truth"].boots)
+    again = Emulator(emu.device, x, y, EmulatorConfig(link="tcp:0", faults=plan))  # the same plan: the same nonces
+    other = Emulator(emu.device, x, y, EmulatorConfig(link="tcp:0", faults=FaultPlan.parse("reset=1000/2000,boot=64,seed=6")))
+    for e in (again, other):
+        e.endpoint.close()
+    assert again.truth.info["boot_nonces"] == nonces != other.truth.info["boot_nonces"]
+
+
+@pytest.mark.parametrize("link", ["tcp:0", "pty"])
+def test_a_restarted_reader_rejoins_the_stream(tmp_path, link):
+    """A decoder that leaves and comes back gets the rest of the stream, on TCP as on the pty; what was sent
+    while no reader was attached is dropped and counted."""
+    require_vm()
+    x, y = source_samples("A", None, 6000, 6)
+    emu, t, box = _emulate(tmp_path, MODELS / "A_R4.json", x, y, EmulatorConfig(link=link, sample_rate=3000))
+    try:
+        first = _read_all(emu.address, limit=600)  # the first decoder leaves after a few frames
+        time.sleep(0.3)  # while nobody listens
+        second = _read_all(emu.address)
+    finally:
+        t.join(60)
+    assert "error" not in box, box.get("error")
+    truth = box["truth"]
+    a, b = frames.FrameParser().feed(first), frames.FrameParser().feed(second)
+    assert a and isinstance(a[0], frames.HelloFrame)
+    data = [f for f in b if isinstance(f, frames.DataFrame)]
+    assert len(data) >= 20 and isinstance(b[-1], frames.EndFrame) and b[-1].seq == 6000
+    seqs = [f.seq for f in data]
+    assert seqs == list(range(seqs[0], 6000, 64)) and seqs[0] > 0  # contiguous from where it joined to the end
+    for f in data:
+        assert np.array_equal(f.indices, truth.j[f.seq : f.seq + len(f.indices)])
+    assert truth.info["unread_bytes"] > 0

@@ -1,11 +1,13 @@
 """The emulator's host side without the VM: fault plans and injection, the pty and TCP endpoints."""
+import socket
 import threading
+import time
 
 import numpy as np
 import pytest
 
 from wzcodec.core.errors import WzError
-from wzcodec.emulator.endpoint import PtyEndpoint, TcpEndpoint, open_endpoint
+from wzcodec.emulator.endpoint import Cancelled, PtyEndpoint, TcpEndpoint, open_endpoint
 from wzcodec.emulator.faults import FaultInjector, FaultPlan
 from wzcodec.link import frames
 from wzcodec.link.port import open_port
@@ -77,6 +79,42 @@ def test_pty_without_reader_drops_and_says_so():
     t.join(10)  # the reader has closed the port
     assert got == [b"abc"] and ep.write(b"more") is False and ep.reader_gone
     ep.close()
+
+
+def test_tcp_reader_can_leave_and_another_join():
+    """Without a reader the traffic is dropped (write says so); the next reader gets what is sent after it joins."""
+    ep = TcpEndpoint()
+    got: list = []
+    t = _reader(ep.address, got, 3)
+    ep.wait_for_reader()
+    assert ep.write(b"abc")
+    t.join(10)  # the first reader has read its 3 bytes and closed the port
+    deadline = time.monotonic() + 5
+    while ep.write(b"lost") and time.monotonic() < deadline:  # the close is seen at the latest on the next write
+        time.sleep(0.01)
+    assert ep.reader_gone and ep.write(b"more") is False and ep.readers == 1
+    second: list = []
+    t2 = _reader(ep.address, second, 6)
+    deadline = time.monotonic() + 5
+    while not ep.write(b"abcdef"):  # dropped until the new reader has connected
+        assert time.monotonic() < deadline, "the second reader was never attached"
+        time.sleep(0.01)
+    ep.finish(timeout_s=10)
+    t2.join(10)
+    assert got == [b"abc"] and second == [b"abcdef"] and ep.readers == 2 and not ep.reader_gone
+
+
+def test_tcp_write_is_cancelled_while_the_reader_stalls():
+    ep = TcpEndpoint()
+    conn = socket.create_connection(("127.0.0.1", ep.port))  # a reader that never reads
+    try:
+        ep.wait_for_reader()
+        threading.Timer(0.3, ep.cancel.set).start()
+        with pytest.raises(Cancelled):
+            ep.write(bytes(1 << 24))  # more than the socket buffers hold
+    finally:
+        conn.close()
+        ep.close()
 
 
 def test_bad_link_spec():

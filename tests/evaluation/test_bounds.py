@@ -128,3 +128,19 @@ def test_no_ceiling_where_side_information_adds_nothing(wz, tmp_path):
     save_pairs(tmp_path / "flat.npz", np.ones(5000), rng.normal(size=5000))
     code, out, err = wz("bound", "--data", str(tmp_path / "flat.npz"))
     assert code != 0 and "x is constant" in err and len(err.strip().splitlines()) == 1
+
+
+def test_recording_references_do_not_depend_on_units(wz, tmp_path):
+    # every scale a recording may have (|values| <= 1e30, spread >= 1e-30) gives the same references: X and Y
+    # in very different units used to hide Y from the least-squares fits (side information only 0 dB)
+    x, y = realization("A", 5000, seed=5)
+    results = []
+    for i, (sx, sy) in enumerate(((1.0, 1.0), (2e29, 2e29), (1e-25, 1e-25), (2e29, 1e-25), (1e-25, 3e20), (1e-20, 1e-20))):
+        save_pairs(tmp_path / f"r{i}.npz", 0.05 * sx * (x + 3), 0.05 * sy * (y - 1))
+        code, out, err = wz("bound", "--data", tmp_path / f"r{i}.npz", "--rates", "1,4", "--json")
+        assert code == 0, err
+        r = json.loads(out)
+        results.append((r["wz_limit_db"], r["zero_delay_ceiling_db"], r["si_only_db"]))
+    for lim, ceil, si in results[1:]:
+        assert np.allclose(lim, results[0][0], atol=1e-3) and np.allclose(ceil, results[0][1], atol=1e-3)
+        assert abs(si - results[0][2]) < 1e-3 and si > 15

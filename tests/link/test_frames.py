@@ -1,14 +1,19 @@
 """Wire format: CRC, frame builders, and the parser's resynchronisation (wzcodec.link.frames, wzcodec.link.crc)."""
+import binascii
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wzcodec.link import frames
-from wzcodec.link.crc import crc16, crc16_table
-from wzcodec.link.frames import DataFrame, EndFrame, FrameParser, HelloFrame
+from wzcodec.link.crc import CHECK32, TABLE32_HI, TABLE32_LO, crc16, crc16_table, crc32, crc32_halves
+from wzcodec.link.frames import V1, V2, DataFrame, EndFrame, FrameParser, HelloFrame
 
 FP = "0123456789abcdef"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "wire-format.md"
 
 
 def test_crc_is_ccitt_false():
@@ -18,29 +23,127 @@ def test_crc_is_ccitt_false():
     assert crc16(data[100:], crc16(data[:100])) == crc16(data)
 
 
+def test_crc32_is_iso_hdlc_and_the_device_loop_agrees():
+    assert crc32(b"123456789") == CHECK32 == 0xCBF43926 == binascii.crc32(b"123456789")
+    rng = np.random.default_rng(0)
+    for data in (b"", b"\x00", b"\xff" * 7, bytes(range(256)) * 3, bytes(rng.integers(0, 256, 1000, dtype=np.uint8))):
+        assert crc32_halves(data) == crc32(data)
+    data = bytes(range(256))
+    assert crc32(data[100:], crc32(data[:100])) == crc32(data)
+    assert max(TABLE32_HI + TABLE32_LO) <= 0xFFFF and len(TABLE32_HI) == len(TABLE32_LO) == 256
+
+
+def test_v2_kinds_are_two_bits_from_every_v1_kind():
+    """A flipped bit never turns a version 2 frame into a version 1 candidate (checked by only 16 bits), nor back."""
+    def kinds(v):
+        return [v.kind_data | r for r in range(1, 9)] + [v.kind_hello, v.kind_end]
+
+    assert min(bin(a ^ b).count("1") for a in kinds(V1) for b in kinds(V2)) >= 2
+    assert len(set(kinds(V1) + kinds(V2))) == 20 and not {0xA5, 0x5A} & set(kinds(V1) + kinds(V2))
+    for k in kinds(V2):
+        for bit in range(8):
+            assert frames.kind_version(k ^ (1 << bit)) != 1
+    assert (frames.FORMAT_VERSION, frames.READABLE_VERSIONS, frames.CRC_BYTES, frames.OVERHEAD_BYTES) == (2, (1, 2), 4, 12)
+    assert (frames.KIND_DATA, frames.KIND_HELLO, frames.KIND_END, frames.HELLO_BYTES) == (0x20, 0x50, 0x4F, 18)
+
+
+@pytest.mark.parametrize("version", [1, 2])
 @pytest.mark.parametrize("rate", range(1, 9))
-def test_data_frame_roundtrip(rate):
+def test_data_frame_roundtrip(rate, version):
     rng = np.random.default_rng(rate)
     for n in (1, 7, 64, 255):
         j = rng.integers(0, 1 << rate, n)
-        raw = frames.data_frame(12345, j, rate)
-        assert len(raw) == frames.OVERHEAD_BYTES + (n * rate + 7) // 8
+        raw = frames.data_frame(12345, j, rate, version=version)
+        assert len(raw) == frames.VERSIONS[version].overhead_bytes + (n * rate + 7) // 8
+        assert raw[2] == frames.VERSIONS[version].kind_data | rate
+        assert frames.frame_size(raw[2], raw[3]) == len(raw) and frames.is_data_kind(raw[2])
         (f,) = FrameParser().feed(raw)
         assert isinstance(f, DataFrame) and f.seq == 12345 and f.rate_bits == rate
         assert np.array_equal(f.indices, j)
 
 
 def test_hello_and_end_frames():
-    raw = frames.hello_frame(2**30 + 5, FP, 3, 64, 32, 7) + frames.end_frame(999)
+    raw = frames.hello_frame(2**30 + 5, FP, 3, 64, 32, 7, nonce=0xDEADBEEF) + frames.end_frame(999)
+    assert len(raw) == 30 + 12
     hello, end = FrameParser().feed(raw)
-    assert hello == HelloFrame(seq=2**30 + 5, version=1, rate_bits=3, frame_samples=64, hello_every=32, hello_number=7,
-                               fingerprint=FP, raw=raw[:24])
-    assert end == EndFrame(seq=999, raw=raw[24:])
+    assert hello == HelloFrame(seq=2**30 + 5, version=2, rate_bits=3, frame_samples=64, hello_every=32, hello_number=7,
+                               fingerprint=FP, nonce=0xDEADBEEF, raw=raw[:30])
+    assert end == EndFrame(seq=999, raw=raw[30:])
+    assert raw[8 + 14 : 8 + 18] == bytes.fromhex("efbeadde")  # the nonce, little-endian, after the fingerprint
+    assert raw[26:30] == binascii.crc32(raw[2:26]).to_bytes(4, "little")  # CRC-32 over KIND .. payload, LSB first
+
+
+def test_version_1_frames_are_still_built_and_read():
+    raw = frames.hello_frame(5, FP, 3, 64, 32, 0, version=1) + frames.end_frame(999, version=1)
+    assert len(raw) == 24 + 10 and raw[2] == 0x48 and raw[26] == 0x45
+    assert raw[22:24] == crc16(raw[2:22]).to_bytes(2, "big")
+    p = FrameParser()
+    hello, end = p.feed(raw)
+    assert hello == HelloFrame(seq=5, version=1, rate_bits=3, frame_samples=64, hello_every=32, hello_number=0,
+                               fingerprint=FP, nonce=None, raw=raw[:24])
+    assert end == EndFrame(seq=999, raw=raw[24:]) and p.stats.v1_frames == 2
+    with pytest.raises(ValueError, match="no boot nonce"):
+        frames.hello_frame(5, FP, 3, 64, 32, 0, nonce=7, version=1)
+    for bad in (0, 3):
+        with pytest.raises(ValueError, match="version"):
+            frames.data_frame(0, np.zeros(8, int), 4, version=bad)
+    with pytest.raises(ValueError, match="nonce"):
+        frames.hello_frame(5, FP, 3, 64, 32, 0, nonce=1 << 32)
+
+
+def test_one_parser_reads_v1_and_v2_frame_by_frame():
+    j = np.random.default_rng(3).integers(0, 16, 640)
+    old = frames.stream_bytes(j, 4, FP, 64, 4, version=1)  # a board still on version 1 ...
+    new = frames.stream_bytes(j, 4, FP, 64, 4, start=640, nonce=12345)  # ... reflashed
+    p = FrameParser()
+    got = p.feed(old + new)
+    data = [f for f in got if isinstance(f, DataFrame)]
+    assert [f.seq for f in data] == list(range(0, 1280, 64)) and np.array_equal(np.concatenate([f.indices for f in data]), np.tile(j, 2))
+    assert [(f.version, f.nonce) for f in got if isinstance(f, HelloFrame)] == [(1, None)] * 3 + [(2, 12345)] * 3
+    assert p.stats.v1_frames == 13 and p.stats.frames_ok == 26 and p.stats.crc_errors == 0
+    # a host may narrow the parser to version 2: version 1 headers are then bad headers
+    p2 = FrameParser(versions=(2,))
+    got = p2.feed(old + new)
+    assert len(got) == 13 and all(f.raw in new for f in got) and p2.stats.bad_headers == 13
+
+
+def test_device_constants_match_the_format():
+    c = frames.device_constants()
+    hello = frames.hello_frame(0, FP, 4, 64, 32, 0x0201, nonce=0x0A0B0C0D)
+    assert c["wire_version"] == 2 and c["crc_bytes"] == 4 and c["hello_end"] + c["crc_bytes"] == len(hello)
+    assert hello[c["hello_number_at"] : c["hello_number_at"] + 2] == b"\x01\x02"
+    assert hello[c["hello_fingerprint_at"] : c["hello_fingerprint_at"] + 8].hex() == FP
+    assert hello[c["hello_nonce_at"] : c["hello_nonce_at"] + c["nonce_bytes"]] == bytes([13, 12, 11, 10])
+    hi, lo = c["crc_poly_halves"]
+    assert (hi << 16 | lo) == 0xEDB88320 and c["crc_init_halves"] == c["crc_xorout_halves"] == [0xFFFF, 0xFFFF]
+
+
+def test_docs_example_is_what_the_builders_give():
+    """docs/wire-format.md's worked examples are the builders' bytes."""
+    text = DOCS.read_text()
+    j = (np.arange(64) + 1) % 16
+    fp = "121dbf90e9e342b1"
+    cases = {
+        "hello v2": frames.hello_frame(0, fp, 4, 64, 32, 0, nonce=0x8E4A1C07),
+        "data v2": frames.data_frame(0, j, 4),
+        "hello v1": frames.hello_frame(0, fp, 4, 64, 32, 0, version=1),
+        "data v1": frames.data_frame(0, j, 4, version=1),
+    }
+    for name, raw in cases.items():
+        m = re.search(rf"^{name}: (.*)$", text, re.M)
+        assert m, name
+        parts = [p.strip() for p in m.group(1).split("|")]
+        head, payload, check = bytes.fromhex(parts[0]), parts[1], bytes.fromhex(parts[2])
+        if "(x4" in payload:  # the data payload's first 8 bytes, repeated
+            payload = bytes.fromhex(payload.split("(")[0]) * 4
+        else:
+            payload = bytes.fromhex(payload)
+        assert head + payload + check == raw, name
 
 
 def _stream(n=3000, rate=4, seed=0):
     j = np.random.default_rng(seed).integers(0, 1 << rate, n)
-    return j, frames.stream_bytes(j, rate, FP, 64, 8, flush=True)
+    return j, frames.stream_bytes(j, rate, FP, 64, 8, flush=True, nonce=77)
 
 
 def test_any_chunking_gives_the_same_frames():
@@ -78,8 +181,13 @@ def test_resynchronises_after_garbage_drops_and_flips():
 
 
 def test_link_efficiency_counts_all_overhead():
-    # R = 4, 64 samples: 32 payload bytes + 10 overhead, plus a 24-byte hello every 32 frames
-    assert frames.link_efficiency(4, 64, 32) == pytest.approx(256 / (8 * (42 + 24 / 32)))
+    # R = 4, 64 samples: 32 payload bytes + 12 overhead, plus a 30-byte hello every 32 frames
+    assert frames.link_efficiency(4, 64, 32) == pytest.approx(256 / (8 * (44 + 30 / 32)))
+    # version 1: 10 bytes of overhead, a 24-byte hello
+    assert frames.link_efficiency(4, 64, 32, version=1) == pytest.approx(256 / (8 * (42 + 24 / 32)))
+    j = np.zeros(64 * 32, int)
+    for v in (1, 2):  # the arithmetic is what the builders send
+        assert len(frames.stream_bytes(j, 4, FP, version=v)) * 8 * frames.link_efficiency(4, version=v) == pytest.approx(len(j) * 4)
 
 
 def test_frame_settings_rule():
@@ -102,8 +210,11 @@ def test_arbitrary_bytes_never_raise_nor_yield_a_bad_frame(chunks):
         for f in p.feed(c):
             # every frame the parser yields is, byte for byte, in the input, and its CRC checks
             assert f.raw in data and f.raw[:2] == frames.SYNC
-            assert crc16(f.raw[2:-2]) == int.from_bytes(f.raw[-2:], "big")
-            assert _encode(f)[2:-2] == f.raw[2:-2] or isinstance(f, DataFrame)
+            if frames.kind_version(f.raw[2]) == 2:
+                assert crc32(f.raw[2:-4]) == int.from_bytes(f.raw[-4:], "little")
+            else:
+                assert crc16(f.raw[2:-2]) == int.from_bytes(f.raw[-2:], "big")
+            assert _same_fields(f) or isinstance(f, DataFrame)  # (padding bits of a data frame may differ)
     assert p.stats.bytes_in == len(data)
 
 
@@ -120,9 +231,15 @@ def test_every_untouched_frame_survives_garbage_between_frames(data):
     assert [f.seq for f in got if isinstance(f, DataFrame)] == [100 * k for k in range(n)]
 
 
-def _encode(f) -> bytes:
+def _same_fields(f) -> bool:
+    """The builders, given the frame's fields, rebuild its bytes (but the check and a hello's version byte)."""
+    v = frames.kind_version(f.raw[2])
     if isinstance(f, DataFrame):
-        return frames.data_frame(f.seq, f.indices, f.rate_bits)
-    if isinstance(f, HelloFrame):
-        return frames.hello_frame(f.seq, f.fingerprint, f.rate_bits, f.frame_samples, f.hello_every, f.hello_number)
-    return frames.end_frame(f.seq)
+        built = frames.data_frame(f.seq, f.indices, f.rate_bits, version=v)
+    elif isinstance(f, HelloFrame):
+        built = frames.hello_frame(f.seq, f.fingerprint, f.rate_bits, f.frame_samples, f.hello_every, f.hello_number,
+                                   nonce=f.nonce or 0, version=v)
+    else:
+        built = frames.end_frame(f.seq, version=v)
+    c = frames.VERSIONS[v].crc_bytes
+    return built[2:8] + built[9:-c] == f.raw[2:8] + f.raw[9:-c] and len(built) == len(f.raw)

@@ -12,7 +12,7 @@ from wzcodec.core import codec, model_file
 from wzcodec.core.errors import WzError
 from wzcodec.data.scenarios import realization
 from wzcodec.link import frames
-from wzcodec.link.live import LOST, NO_SIDE, OK, SETTLING, LiveDecoder, ModelMismatch, load_model
+from wzcodec.link.live import GAP_FEED, LOST, NO_SIDE, OK, SETTLING, LiveDecoder, ModelMismatch, load_model
 from wzcodec.link.port import open_port
 from wzcodec.link.session import Session
 from wzcodec.link.sideinfo import ArraySideInfo, IteratorSideInfo, PortSideInfo, from_file
@@ -29,12 +29,12 @@ def setup():
     return params, model_file.fingerprint(params), x, y, j, codec.decode(params, j, y)
 
 
-def frame_list(j, fp, start=0, hello_every=8, boot=True, rate=4):
-    """(kind, seq, bytes) of a device stream: hellos and data frames of F samples."""
+def frame_list(j, fp, start=0, hello_every=8, boot=True, rate=4, nonce=1):
+    """(kind, seq, bytes) of one boot's stream: hellos (with this boot's nonce) and data frames of F samples."""
     out, hellos = [], 0 if boot else 5
     for k, i in enumerate(range(0, len(j), F)):
         if k % hello_every == 0:
-            out.append(("H", start + i, frames.hello_frame(start + i, fp, rate, F, hello_every, hellos)))
+            out.append(("H", start + i, frames.hello_frame(start + i, fp, rate, F, hello_every, hellos, nonce)))
             hellos += 1
         out.append(("D", start + i, frames.data_frame(start + i, j[i : i + F], rate)))
     return out
@@ -131,16 +131,21 @@ def test_wrong_model_is_refused_naming_both_fingerprints(setup):
         decode_bytes(data, y)
 
 
-def test_joining_mid_stream_waits_for_the_hello(setup):
+@pytest.mark.parametrize("boot", [False, True])
+def test_joining_mid_stream_waits_for_the_hello(setup, boot):
     params, fp, x, y, j, ref = setup
-    parts = frame_list(j, fp)
+    parts = frame_list(j, fp, boot=boot)  # boot=False: hello numbers from 5, a boot further back than the stream
     first_hello = next(i for i, (k, s, _) in enumerate(parts) if k == "H" and s > 1000)
     start = parts[first_hello - 3][1]  # three data frames before a hello
     data = b"".join(b for _, _, b in parts[first_hello - 3 :])
     dec, x_hat, status, _, got_start = decode_bytes(data, y)
-    assert got_start == start
-    # the filters start from zero mid-stream: `settle` samples settle, then exact
     s = load_model(MODEL).settle
+    if boot:  # hello 2 says its boot began at sample 0: the samples since then count as lost
+        assert got_start == 0 and (status[:start] == LOST).all() and dec.stats.gaps == 1
+        status, x_hat = status[start:], x_hat[start:]
+    else:  # nothing says where the boot was: the session starts with the first frame
+        assert got_start == start
+    # the filters start from zero mid-stream: `settle` samples settle, then exact
     assert (status[:s] == SETTLING).all() and (status[s:] == OK).all()
     assert np.array_equal(x_hat[s:], ref[start + s : start + len(x_hat)])
 
@@ -149,7 +154,7 @@ def test_restart_with_a_clock_leaves_a_gap(setup):
     params, fp, x, y, j, ref = setup
     r, boot = 2048, 100
     j2 = codec.encode(params, x[r + boot :])  # the encoder restarts from zero history
-    parts = frame_list(j[:r], fp) + frame_list(j2, fp, start=r + boot)
+    parts = frame_list(j[:r], fp) + frame_list(j2, fp, start=r + boot, nonce=2)
     data = b"".join(b for _, _, b in parts)
     dec, x_hat, status, idx, _ = decode_bytes(data, y)
     assert dec.stats.resets == 1 and dec.stats.rebases == 0
@@ -161,21 +166,23 @@ def test_restart_with_a_clock_leaves_a_gap(setup):
 
 def test_restart_without_a_clock_is_rebased(setup):
     params, fp, x, y, j, ref = setup
-    parts = frame_list(j[:1024], fp) + frame_list(j[:512], fp, start=0)  # the count starts again at 0
+    parts = frame_list(j[:1024], fp) + frame_list(j[:512], fp, start=0, nonce=2)  # the count starts again at 0
     dec, x_hat, status, idx, _ = decode_bytes(b"".join(b for _, _, b in parts), y)
     assert dec.stats.resets == 1 and dec.stats.rebases == 1
     assert len(idx) == 1536 and np.array_equal(idx[1024:], j[:512])
 
 
-def test_restart_whose_hello_was_lost_is_confirmed_by_two_frames(setup):
+def test_restart_whose_boot_hello_was_lost_waits_for_the_next_hello(setup):
     params, fp, x, y, j, ref = setup
-    second = [(k, s, b) for k, s, b in frame_list(j[:1024], fp) if k == "D"]
-    parts = frame_list(j[:1024], fp) + second  # back to 0, no boot hello
-    dec, _, status, idx, _ = decode_bytes(b"".join(b for _, _, b in parts), y)
-    assert dec.stats.resets == 1 and len(idx) == 2048 and (status != LOST).all()
+    second = frame_list(j[:1024], fp, nonce=2)[1:]  # back to 0 without a clock, its first hello lost
+    dec, _, status, idx, _ = decode_bytes(b"".join(b for _, _, b in frame_list(j[:1024], fp) + second), y)
+    # the new boot's frames before its next hello (#1, at sample 512) prove nothing: dropped; from the hello
+    # on the boot is known (it began at its sample 0, continued after the old count): its first 512 are lost
+    assert dec.stats.resets == 1 and dec.stats.stale_frames == 8 and dec.stats.rebases == 1
+    assert len(idx) == 2048 and (status[1024:1536] == LOST).all() and np.array_equal(idx[1536:], j[512:1024])
 
 
-def test_a_long_outage_confirmed_by_two_frames(setup):
+def test_a_confirmed_outage_longer_than_max_gap_is_a_resync_not_an_allocation(setup):
     params, fp, x, y, j, ref = setup
     yy = np.concatenate([y, y])  # some side information for every index up to the end
     late = 100_000 - 100_000 % F
@@ -183,9 +190,73 @@ def test_a_long_outage_confirmed_by_two_frames(setup):
     side = IteratorSideInfo((k, yy[k % len(yy)]) for k in range(late + 512))
     dec = LiveDecoder(load_model(MODEL), side)
     chunks = dec.feed(frames.FrameParser().feed(b"".join(b for _, _, b in parts))) + dec.finish()
+    index = np.concatenate([np.arange(c.start, c.start + len(c)) for c in chunks])
     status = np.concatenate([c.status for c in chunks])
-    assert len(status) == late + 512 and (status[1024:late] == LOST).all() and dec.stats.gaps == 1
-    assert (status[late + load_model(MODEL).settle :] == OK).all()
+    assert dec.stats.resyncs == 1 and dec.stats.skipped_samples == late - GAP_FEED - 1024
+    assert len(status) == 1024 + GAP_FEED + 512 and np.array_equal(index[1024:], np.arange(late - GAP_FEED, late + 512))
+    assert (status[1024 : 1024 + GAP_FEED] == LOST).all() and (status[-512 + load_model(MODEL).settle :] == OK).all()
+
+
+def stream_with(parts, extra, at):
+    """The bytes of `parts` with `extra` bytes inserted after the first `at` of them."""
+    return b"".join(b for _, _, b in parts[:at]) + extra + b"".join(b for _, _, b in parts[at:])
+
+
+def test_a_stray_frame_a_little_ahead_is_held_and_dropped(setup):
+    params, fp, x, y, j, ref = setup
+    parts = frame_list(j[:2048], fp)
+    stray = frames.data_frame(1000 * F, np.roll(j[:F], 3), 4)  # CRC-valid, 64,000 samples ahead
+    dec, x_hat, status, idx, _ = decode_bytes(stream_with(parts, stray, 10), y)
+    assert dec.stats.rejected_frames == 1 and len(status) == 2048 and (status == OK).all()
+    assert np.array_equal(idx, j[:2048]) and np.array_equal(x_hat, ref[:2048])
+
+
+def test_a_replayed_pair_of_frames_moves_nothing(setup):
+    params, fp, x, y, j, ref = setup
+    parts = frame_list(j[:2048], fp)
+    old = [b for k, s, b in parts if k == "D" and s in (256, 320)]
+    dec, x_hat, status, idx, _ = decode_bytes(stream_with(parts, b"".join(old), 20), y)
+    assert dec.stats.stale_frames == 2 and dec.stats.resets == 0 and len(status) == 2048 and (status == OK).all()
+    assert np.array_equal(idx, j[:2048]) and np.array_equal(x_hat, ref[:2048])
+
+
+def test_a_replayed_boot_hello_is_recognised(setup):
+    params, fp, x, y, j, ref = setup
+    r, boot = 1024, 64
+    j2 = codec.encode(params, x[r + boot :])
+    first, second = frame_list(j[:r], fp, nonce=7), frame_list(j2[:1024], fp, start=r + boot, nonce=8)
+    replay = first[0][2]  # the first boot's hello 0, sent again during the second boot
+    dec, x_hat, status, idx, _ = decode_bytes(b"".join(b for _, _, b in first) + stream_with(second, replay, 6), y)
+    assert dec.stats.resets == 1 and dec.stats.replayed_hellos == 1 and dec.stats.rebases == 0
+    assert np.array_equal(idx[r + boot :], j2[:1024])
+
+
+def test_a_foreign_hello_mid_stream_ends_the_session_keeping_what_was_decoded(setup):
+    params, fp, x, y, j, ref = setup
+    other = model_file.fingerprint(model_file.load(ROOT / "tests" / "fixtures" / "models" / "C_R4.json")[0])
+    parts = frame_list(j[:2048], fp)
+    data = stream_with(parts, frames.hello_frame(1280, other, 4, F, 8, 0, 99), 22)
+    port = serial.serial_for_url("loop://", timeout=0.05)
+    port.write(data)
+    sess = Session(port, LiveDecoder(load_model(MODEL), ArraySideInfo(y)), idle_timeout=0.3)
+    sess.run()
+    out = sess.output()
+    assert isinstance(sess.error, ModelMismatch) and sess.summary()["ended_by"] == "error"
+    assert len(out["index"]) >= 1024 and np.array_equal(out["x_hat"], ref[: len(out["x_hat"])])
+
+
+def test_far_ahead_frames_keep_memory_bounded(setup):
+    import tracemalloc
+
+    params, fp, x, y, j, ref = setup
+    rng = np.random.default_rng(5)
+    flood = b"".join(frames.data_frame(int(s), j[:F], 4) for s in rng.integers(5000, 2**29, 20_000))
+    head = b"".join(b for _, _, b in frame_list(j[:1024], fp))
+    tracemalloc.start()
+    dec, _, status, idx, _ = decode_bytes(head + flood, y, chunk=4096)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 50e6 and len(status) == 1024 and dec.stats.rejected_frames >= 19_990
 
 
 def test_a_stray_valid_frame_far_ahead_is_rejected(setup):
@@ -330,8 +401,8 @@ def test_session_stops_after_max_samples(setup):
 
 def test_garbage_only_means_wrong_baud():
     s = _loop_session(bytes(np.random.default_rng(0).integers(0, 256, 6000, dtype=np.uint8)), np.zeros(10))
-    with pytest.raises(WzError, match="wrong --baud"):
-        s.run()
+    s.run()  # an error ends the session; it does not escape it
+    assert isinstance(s.error, WzError) and "wrong --baud" in str(s.error) and s.summary()["ended_by"] == "error"
 
 
 def test_missing_port_lists_the_ports():
@@ -345,3 +416,50 @@ def test_decode_cli_errors(wz, tmp_path, setup):
     assert code == 2 and "does not exist; available ports" in err and len(err.strip().splitlines()) == 1
     code, out, err = wz("decode", "--port", "loop://", "--side-info", tmp_path / "t.npz", "--model", MODEL, "-o", tmp_path / "o.txt")
     assert code == 2 and ".csv or .npz" in err
+
+
+def _serve_once(data):
+    """A one-shot "serial port" on loopback TCP: sends `data` to the first reader, then closes."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        conn, _ = server.accept()
+        with conn:
+            conn.sendall(data)
+        server.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"socket://127.0.0.1:{server.getsockname()[1]}"
+
+
+def test_decode_keeps_a_numeric_csv_when_another_model_interrupts(wz, tmp_path, setup):
+    params, fp, x, y, j, ref = setup
+    other = model_file.fingerprint(model_file.load(ROOT / "tests" / "fixtures" / "models" / "C_R4.json")[0])
+    data = stream_with(frame_list(j[:2048], fp), frames.hello_frame(1280, other, 4, F, 8, 0, 99), 22)
+    np.savez(tmp_path / "t.npz", x=x, y=y)
+    out = tmp_path / "out.csv"
+    code, stdout, err = wz("decode", "--port", _serve_once(data), "--side-info", tmp_path / "t.npz", "--model", MODEL,
+                           "-o", out, "--timeout", "1")
+    assert code == 2 and f"runs model {other}" in err and "what it decoded was kept" in err and "Traceback" not in err
+    table = np.loadtxt(out, delimiter=",", skiprows=1)  # strict: plain decimals, nan where not decoded
+    assert table.shape[1] == 4 and len(table) >= 1024 and np.array_equal(table[:, 0], np.arange(len(table)))
+    ok = table[:, 2] == OK
+    assert ok.sum() >= 1024 and np.array_equal(table[ok, 1], ref[: len(table)][ok]) and "decoded" in stdout
+    assert oct(out.stat().st_mode & 0o777) != oct(0o600)  # normal permissions, not a bare temporary file's
+
+
+def test_decode_refuses_an_output_that_is_an_input_or_a_folder_before_reading(wz, tmp_path, setup):
+    np.savez(tmp_path / "t.npz", x=setup[2], y=setup[3])
+    before = (tmp_path / "t.npz").read_bytes()
+    code, _, err = wz("decode", "--port", "loop://", "--side-info", tmp_path / "t.npz", "--model", MODEL, "-o", tmp_path / "t.npz")
+    assert code == 2 and "also an input" in err and (tmp_path / "t.npz").read_bytes() == before
+    (tmp_path / "d.csv").mkdir()
+    code, _, err = wz("decode", "--port", "loop://", "--side-info", tmp_path / "t.npz", "--model", MODEL, "-o", tmp_path / "d.csv")
+    assert code == 2 and "is a folder" in err
+    code, _, err = wz("decode", "--port", "loop://", "--side-info", tmp_path / "t.npz", "--model", MODEL, "-o", tmp_path / "no" / "o.csv")
+    assert code == 2 and "does not exist" in err
+
+
+def test_side_port_values_far_outside_the_stream_are_counted_not_allocated():
+    side = IteratorSideInfo([(0, 1.0), (4_000_000_000, 1.0), (1, 2.0)])
+    assert side.fetch(2) == 2 and side.bad_lines == 1 and side.values(0, 2).tolist() == [1.0, 2.0]

@@ -1,0 +1,163 @@
+"""Trust under faults and attacks (issue 12): misaligned and wrongly-OK samples, as Markdown on stdout and JSON in
+benchmarks/results/link_faults.json.
+
+    .venv/bin/python benchmarks/link_faults.py [--runs 100] [--samples 65536] [--jobs 2]
+
+1. Random faults through the real chain (generated device code in the MicroPython VM -> pty -> pyserial ->
+   live decoder), models/default.json on fresh scenario A streams: byte drops and bit flips at 1e-3, 1e-2
+   and 5e-2 per byte, plus two device restarts per run at random samples, `--runs` runs of `--samples`
+   samples at each rate.
+2. Attacks built with the frame builders and fed to the live decoder: a stray CRC-valid frame from the
+   future, a replayed pair of earlier frames, a replayed boot hello of an earlier boot, a hello of another
+   model mid-stream.
+
+A sample is **misaligned** when it is decoded (not lost) but its index is not the one the device computed
+for that sample number; it is **wrongly OK** when its status is OK but its value differs from the offline
+decode of the device's true indices (the uninterrupted stream's integer reference, decoded in one batch).
+The target is 0 of both everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from wzcodec.codegen import fixedpoint
+from wzcodec.codegen.board import settings_of
+from wzcodec.core import codec, model_file
+from wzcodec.emulator.board import EmulatorConfig, source_samples
+from wzcodec.emulator.faults import FaultPlan
+from wzcodec.emulator.loopback import loopback
+from wzcodec.link import frames
+from wzcodec.link.live import LOST, OK, LiveDecoder, ModelMismatch, load_model
+from wzcodec.link.sideinfo import ArraySideInfo
+
+REPO = Path(__file__).resolve().parent.parent
+MODEL = REPO / "models" / "default.json"
+OTHER = REPO / "tests" / "fixtures" / "models" / "C_R4.json"
+RATES = (1e-3, 1e-2, 5e-2)
+BOOT = 100  # samples a restart leaves unsampled
+
+
+def reference(x_int: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The uninterrupted stream's integer-reference indices and their offline decode (shape (n,) each)."""
+    m = model_file.read(MODEL)
+    fp = fixedpoint.design(m.params, settings_of(m)[0])
+    j = fixedpoint.encode(fp, x_int)
+    return j, codec.decode(m.params, j, y)
+
+
+def fault_run(rate: float, seed: int, n: int) -> dict:
+    x, y = source_samples("A", None, n, 10_000 + seed)
+    resets = sorted(np.random.default_rng(seed).choice(np.arange(n // 8, n - n // 8, 64), 2, replace=False).tolist())
+    plan = FaultPlan.parse(f"drop={rate},flip={rate},reset={resets[0]}/{resets[1]},boot={BOOT},seed={seed}")
+    truth, s = loopback(MODEL, x, y, EmulatorConfig(faults=plan))
+    out, summary = s.output(), s.summary()
+    idx, st = out["index"], out["status"]
+    got = st != LOST
+    _, offline = reference(truth.x_int, y)
+    ok = st == OK
+    return {"rate": rate, "seed": seed, "samples": n, "output_samples": int(len(st)), "ok": int(ok.sum()),
+            "lost": summary["lost_samples"], "crc_errors": summary["crc_errors"], "resets": summary["resets"],
+            "rejected_frames": summary["rejected_frames"], "stale_frames": summary["stale_frames"],
+            "resyncs": summary["resyncs"], "damaged_frames": truth.info["damaged_frames"] + truth.info["truncated_frames"],
+            "intact_not_decoded": int(truth.intact.sum() - (got & truth.intact[idx]).sum()),
+            "misaligned": int((out["j"][got] != truth.j[idx[got]]).sum()),
+            "wrongly_ok": int((out["x_hat"][ok] != offline[idx[ok]]).sum())}
+
+
+def attacks() -> list[dict]:
+    """Each attack on a clean 4096-sample stream of scenario A (host frame builders, no VM)."""
+    m = model_file.read(MODEL)
+    p, fp = m.params, m.fingerprint
+    x, y = source_samples("A", None, 8192, 7)
+    j = codec.encode(p, x)
+    f = frames.DEFAULT_FRAME_SAMPLES
+
+    def boot(indices: np.ndarray, start: int, nonce: int) -> list[bytes]:
+        out = []
+        for k, i in enumerate(range(0, len(indices), f)):
+            if k % 8 == 0:
+                out.append(frames.hello_frame(start + i, fp, p.rate_bits, f, 8, k // 8, nonce))
+            out.append(frames.data_frame(start + i, indices[i : i + f], p.rate_bits))
+        return out
+
+    clean = boot(j[:4096], 0, 1)
+    r = 2048
+    j2 = codec.encode(p, x[r + 64 :])
+    second = boot(j2[: 4096 - r - 64], r + 64, 2)
+    other = model_file.read(OTHER).fingerprint
+    cases = {
+        "stray frame from the future (+64,000 samples)": clean[:12] + [frames.data_frame(64_000, j[:f], p.rate_bits)] + clean[12:],
+        "replayed pair of earlier frames": clean[:30] + clean[4:6] + clean[30:],
+        "replayed boot hello of an earlier boot": clean[: r // f * 9 // 8] + second[:5] + [clean[0]] + second[5:],
+        "hello of another model mid-stream": clean[:30] + [frames.hello_frame(1600, other, p.rate_bits, f, 8, 0, 9)] + clean[30:],
+    }
+    truth_j = {name: j for name in cases}
+    truth_j["replayed boot hello of an earlier boot"] = np.concatenate([j[:r], np.full(64, -1), j2])
+    rows = []
+    for name, parts in cases.items():
+        dec = LiveDecoder(load_model(MODEL), ArraySideInfo(y))
+        chunks, error = [], None
+        try:
+            chunks = dec.feed(frames.FrameParser().feed(b"".join(parts)))
+        except ModelMismatch as exc:
+            error = f"{type(exc).__name__} (session ends, output kept)"
+        chunks += dec.finish()
+        idx = np.concatenate([np.arange(c.start, c.start + len(c)) for c in chunks])
+        st = np.concatenate([c.status for c in chunks])
+        got, ok = st != LOST, st == OK
+        jj = np.concatenate([c.indices for c in chunks])
+        ref = codec.decode(p, truth_j[name], y[: len(truth_j[name])])  # the true indices, decoded offline
+        rows.append({"attack": name, "output_samples": int(len(st)), "ok": int(ok.sum()),
+                     "misaligned": int((jj[got] != truth_j[name][idx[got]]).sum()),
+                     "wrongly_ok": int((np.concatenate([c.x_hat for c in chunks])[ok] != ref[idx[ok]]).sum()),
+                     "rejected_frames": dec.stats.rejected_frames, "stale_frames": dec.stats.stale_frames,
+                     "replayed_hellos": dec.stats.replayed_hellos, "resets": dec.stats.resets, "ended_by": error or "end"})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--samples", type=int, default=65_536)
+    ap.add_argument("--jobs", type=int, default=2, help="runs at once (each one VM and one decoder)")
+    args = ap.parse_args()
+    t0 = time.time()
+    with ProcessPoolExecutor(args.jobs) as pool:
+        futures = [pool.submit(fault_run, rate, seed, args.samples) for rate in RATES for seed in range(args.runs)]
+        runs = [fu.result() for fu in futures]
+    rows = []
+    print(f"## Random faults: {args.runs} runs of {args.samples} samples per rate, two restarts each "
+          f"(VM -> pty -> pyserial -> live decoder)\n")
+    print("| drop = flip (per byte) | damaged frames | CRC errors | lost samples | intact samples not decoded | rejected frames | "
+          "resyncs | OK samples | misaligned | wrongly OK |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for rate in RATES:
+        rr = [r for r in runs if r["rate"] == rate]
+        tot = {k: sum(r[k] for r in rr) for k in ("damaged_frames", "crc_errors", "lost", "intact_not_decoded", "rejected_frames",
+                                                  "resyncs", "ok", "misaligned", "wrongly_ok", "resets")}
+        rows.append({"rate": rate, "runs": len(rr), **tot})
+        print(f"| {rate:g} | {tot['damaged_frames']} | {tot['crc_errors']} | {tot['lost']} | {tot['intact_not_decoded']} | "
+              f"{tot['rejected_frames']} | "
+              f"{tot['resyncs']} | {tot['ok']} | {tot['misaligned']} | {tot['wrongly_ok']} |")
+    att = attacks()
+    print("\n## Attacks (frame builders -> live decoder)\n")
+    print("| attack | samples out | OK | misaligned | wrongly OK | dropped as | ended by |")
+    print("|---|---|---|---|---|---|---|")
+    for a in att:
+        dropped = ", ".join(f"{a[k]} {k.replace('_', ' ')}" for k in ("rejected_frames", "stale_frames", "replayed_hellos") if a[k])
+        print(f"| {a['attack']} | {a['output_samples']} | {a['ok']} | {a['misaligned']} | {a['wrongly_ok']} | "
+              f"{dropped or '—'} | {a['ended_by']} |")
+    out = REPO / "benchmarks" / "results" / "link_faults.json"
+    out.write_text(json.dumps({"faults": rows, "runs": runs, "attacks": att, "seconds": round(time.time() - t0, 1)}, indent=1) + "\n")
+    print(f"\n<!-- {time.time() - t0:.0f} s; written to {out.relative_to(REPO)} -->")
+
+
+if __name__ == "__main__":
+    main()

@@ -57,7 +57,8 @@ def grid_step_arg(text: str) -> float:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="SQNR against rate for the trained codec and every baseline",
                        description="Train the codec at every rate (and seed), run every baseline (ignore side information, "
-                       "no prediction filters, the exhaustive grid search of the paper), compute the Wyner-Ziv limit and "
+                       "no prediction filters, the exhaustive grid search of the paper, DPCM without side information, IMA "
+                       "ADPCM at R = 4), compute the Wyner-Ziv limit and "
                        "side-information-only SQNR, and write results.json, results.md and sqnr_vs_rate.png to the output "
                        "folder. A scenario is scored on a fresh 200,000-sample realization; a recording on its last 20%, "
                        "which no method trains on (its limit is a Gaussian estimate).")

@@ -8,6 +8,7 @@ canvas is used directly, so no GUI backend or pyplot state is involved.
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
 from wzcodec.core.errors import WzError
@@ -34,10 +35,12 @@ def plot_sqnr_vs_rate(results: dict, path: str | Path, dpi: int = 130) -> Path:
     if ceiling and all(v is not None for v in ceiling):
         ax.plot(rates, ceiling, ":", color="black", linewidth=1.6, label="zero-delay ceiling")
     for i, m in enumerate(results["methods"].values()):
-        lo = [v - a for v, a in zip(m["sqnr_db"], m["sqnr_db_min"])]
-        hi = [b - v for v, b in zip(m["sqnr_db"], m["sqnr_db_max"])]
+        # None: a rate the method does not exist at (IMA ADPCM is 4-bit only): NaN leaves a gap, a lone rate a marker
+        mean, low, high = ([math.nan if v is None else v for v in m[k]] for k in ("sqnr_db", "sqnr_db_min", "sqnr_db_max"))
+        lo = [v - a for v, a in zip(mean, low)]
+        hi = [b - v for v, b in zip(mean, high)]
         spread = any(x > 0 for x in lo + hi)
-        ax.errorbar(rates, m["sqnr_db"], yerr=[lo, hi] if spread else None, marker=MARKERS[i % len(MARKERS)],
+        ax.errorbar(rates, mean, yerr=[lo, hi] if spread else None, marker=MARKERS[i % len(MARKERS)],
                     markersize=5, linewidth=1.2, capsize=3, label=m["label"])
     ax.axhline(ref["si_only_db"], linestyle="--", color="gray", linewidth=1.2, label="side information only (0 bits)")
     ax.set_xlabel("rate R (bits/sample)")

@@ -7,8 +7,9 @@ made by `trained_variant`; a training variant is one more call, e.g.
     add_method(trained_variant("trained_paper", "SGD, the paper's system", recipe="paper"))
 
 and it runs in every sweep (unless `methods` names a subset) and appears as a curve in every table and
-plot, with no other change. Every run is timed on its own, so
-training and the grid search are reported separately.
+plot, with no other change. A method that exists at some rates only (IMA ADPCM: R = 4) names them in
+`Method.rates`; its other cells stay empty (None in results.json, — in the table, no point in the plot).
+Every run is timed on its own, so training and the grid search are reported separately.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from wzcodec.data.sources import Source
 from wzcodec.data.trainset import TrainData
 from wzcodec.evaluation import bounds, reference, workflows
 from wzcodec.evaluation.baselines import GridConfig, exhaustive_search, grid_settings, ignore_si, no_filter
+from wzcodec.evaluation.classic import IMA_RATE, fit_dpcm, fit_ima
 from wzcodec.evaluation.workflows import DEFAULT_TEST_SAMPLES, DEFAULT_TEST_SEED
 from wzcodec.training.config import TrainConfig
 
@@ -93,6 +95,7 @@ class Method:
     name: str  # key in results.json and on the command line
     label: str  # legend and table label
     run: Callable[[RunContext], MethodResult]
+    rates: tuple[int, ...] | None = None  # the only rates it exists at (None: every rate); others stay empty
 
 
 METHODS: dict[str, Method] = {}
@@ -139,11 +142,27 @@ def _ignore_si(ctx: RunContext) -> MethodResult:
     return MethodResult(sqnr_db(x, q.reconstruct(x)), {"step": q.step})
 
 
+def _dpcm(ctx: RunContext) -> MethodResult:
+    q = fit_dpcm(ctx.training_data(), ctx.rate)
+    x, _ = ctx.test
+    return MethodResult(sqnr_db(x, q.reconstruct(x)), q.info)
+
+
+def _ima(ctx: RunContext) -> MethodResult:
+    q = fit_ima(ctx.training_data())
+    x, _ = ctx.test
+    s = q.to_int16(x)
+    return MethodResult(sqnr_db(x, q.reconstruct(x)), {"center": q.center, "full_scale": q.full_scale,
+                                                       "clipped_fraction": float(np.mean(np.abs(s) >= 32767))})
+
+
 add_method(trained_variant("trained", "SGD + decoder-side levers (default recipe plus)"))
 add_method(trained_variant("trained_paper", "SGD, the paper's system (--recipe paper)", recipe="paper"))
 add_method(Method("exhaustive", "exhaustive search", _exhaustive))
 add_method(Method("no_filter", "no prediction filters", _no_filter))
 add_method(Method("ignore_si", "ignore side information", _ignore_si))
+add_method(Method("dpcm", "DPCM without side information", _dpcm))
+add_method(Method("ima_adpcm", "IMA ADPCM (4-bit standard)", _ima, rates=(IMA_RATE,)))
 
 
 def default_grid(source: Source) -> GridConfig:
@@ -189,25 +208,25 @@ def run_sweep(source: Source, settings: SweepSettings = SweepSettings(),
     tick = progress or (lambda *_: None)
     t_start = time.perf_counter()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    total = 1 + len(settings.rates) * len(settings.seeds) * len(settings.methods)
+    cells = [(seed, rate, name) for seed in settings.seeds for rate in settings.rates for name in settings.methods
+             if METHODS[name].rates is None or rate in METHODS[name].rates]  # seed outermost: one training set in memory
+    total = 1 + len(cells)
     tick(0, total, "reference curves")
     x, y, test_note = source.held_out(settings.test_samples, settings.test_seed)
     reference = _reference(source, settings.rates, x, y)
 
     runs: dict[str, list[dict]] = {m: [] for m in settings.methods}
     done, cache = 1, {}
-    for seed in settings.seeds:  # seed outermost: one training set in memory at a time
-        for rate in settings.rates:
-            for name in settings.methods:
-                method = METHODS[name]
-                head = f"R={rate} seed {seed} {method.label}"
-                tick(done, total, head)
-                ctx = RunContext(source, rate, seed, settings, grid, (x, y), lambda note, h=head, d=done: tick(d, total, f"{h}: {note}"), cache)
-                t0 = time.perf_counter()
-                res = method.run(ctx)
-                runs[name].append({"rate": rate, "seed": seed, "sqnr_db": round(res.sqnr_db, 4),
-                                   "seconds": round(time.perf_counter() - t0, 2), "info": res.info})
-                done += 1
+    for seed, rate, name in cells:
+        method = METHODS[name]
+        head = f"R={rate} seed {seed} {method.label}"
+        tick(done, total, head)
+        ctx = RunContext(source, rate, seed, settings, grid, (x, y), lambda note, h=head, d=done: tick(d, total, f"{h}: {note}"), cache)
+        t0 = time.perf_counter()
+        res = method.run(ctx)
+        runs[name].append({"rate": rate, "seed": seed, "sqnr_db": round(res.sqnr_db, 4),
+                           "seconds": round(time.perf_counter() - t0, 2), "info": res.info})
+        done += 1
     tick(done, total, "done")
 
     methods = {name: _summary(METHODS[name].label, rs, settings.rates) for name, rs in runs.items()}
@@ -243,10 +262,11 @@ def _reference(source: Source, rates: tuple[int, ...], x: np.ndarray, y: np.ndar
 
 
 def _summary(label: str, runs: list[dict], rates: tuple[int, ...]) -> dict:
-    """A method's runs, with the mean, min and max over seeds per rate (lists aligned with `rates`)."""
+    """A method's runs, with the mean, min and max over seeds per rate (lists aligned with `rates`; None at a
+    rate the method does not exist at)."""
     per_rate = [[r["sqnr_db"] for r in runs if r["rate"] == rate] for rate in rates]
-    return {"label": label, "sqnr_db": [round(float(np.mean(v)), 4) for v in per_rate],
-            "sqnr_db_min": [min(v) for v in per_rate], "sqnr_db_max": [max(v) for v in per_rate],
+    return {"label": label, "sqnr_db": [round(float(np.mean(v)), 4) if v else None for v in per_rate],
+            "sqnr_db_min": [min(v, default=None) for v in per_rate], "sqnr_db_max": [max(v, default=None) for v in per_rate],
             "seconds": round(sum(r["seconds"] for r in runs), 2), "runs": runs}
 
 
@@ -266,7 +286,7 @@ def to_markdown(results: dict) -> str:
     if any(v is not None for v in ceiling):
         lines.append("| zero-delay ceiling | " + " | ".join("–" if v is None else f"{v:.2f}" for v in ceiling) + " | |")
     for m in results["methods"].values():
-        lines.append(f"| {m['label']} | " + " | ".join(f"{v:.2f}" for v in m["sqnr_db"]) + f" | {m['seconds']:.0f} |")
+        lines.append(f"| {m['label']} | " + " | ".join("—" if v is None else f"{v:.2f}" for v in m["sqnr_db"]) + f" | {m['seconds']:.0f} |")
     lines.append("| side information only (0 bits) | " + " | ".join(f"{ref['si_only_db']:.2f}" for _ in rates) + " | |")
     t = results["timing"]
     g = results["settings"]["grid"]

@@ -1,15 +1,19 @@
-"""Baselines: the exhaustive search's fast scorer is the hard codec, and every search finds known answers."""
+"""Baselines: the exhaustive search's fast scorer is the hard codec, every search finds known answers, and the classic
+codecs users would ship instead (DPCM without side information, IMA ADPCM) are right."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
+from scipy.signal import lfilter
 
 import wzcodec.evaluation.baselines as hb
 from wzcodec.core.codec import CodecParams, run_sqnr_db
 from wzcodec.core.errors import WzError
 from wzcodec.data.scenarios import realization
 from wzcodec.data.trainset import prepare
+from wzcodec.evaluation import classic
 from wzcodec.evaluation.baselines import GridConfig, exhaustive_search, ignore_si, inverse_taps, no_filter
 from wzcodec.training.search import hard_mse
 
@@ -94,3 +98,96 @@ def test_grid_settings_are_checked_and_the_grid_includes_zero():
     for bad in (dict(filter_step=1.0), dict(b_order=3), dict(delta_ratio=1.0), dict(recon=("wiener",)), dict(b_gain="one")):
         with pytest.raises(WzError):
             GridConfig(**bad).validate()
+
+
+# --------------------------------------------------------------------------- what users would ship instead
+
+
+def test_ima_tables_are_the_standard_ones():
+    s = classic.IMA_STEPS
+    assert len(s) == 89 and s[0] == 7 and s[-1] == 32767 and all(a < b for a, b in zip(s, s[1:]))
+    assert s[8] == 16 and s[44] == 494 and s[88 - 8] == 15289  # spot checks against the published table
+    assert classic.IMA_INDEX == (-1, -1, -1, -1, 2, 4, 6, 8)
+
+
+def test_ima_adpcm_on_a_step_input_by_hand():
+    # from the reset state (predictor 0, index 0), a constant 1000: worked through the algorithm by hand,
+    # e.g. sample 1: step 7, code 7, predictor 0 + 7/8 + 7 + 3 + 1 = 11, index 0 + 8; sample 6: step 337,
+    # |diff| 467 -> bits 4 and 1, predictor 533 + 42 + 337 + 84 = 996
+    codes, pred = classic.ima_encode(np.full(8, 1000))
+    assert codes.tolist() == [7, 7, 7, 7, 7, 5, 0, 8]
+    assert pred.tolist() == [11, 41, 104, 240, 533, 996, 1057, 1001]
+    assert classic.ima_decode(codes).tolist() == pred.tolist()
+
+
+def _ima_signal(n=6000, seed=2):
+    """int16 samples with slow swings, bursts, steps between the rails and runs at the rails (the clamps)."""
+    g = np.random.default_rng(seed)
+    s = np.cumsum(g.normal(0, 800, n)) + 20_000 * np.sin(np.arange(n) / 150)
+    s[1000:1100], s[2000:2100], s[3000:3003] = 40_000, -40_000, 0
+    return np.clip(np.rint(s), -32768, 32767).astype(np.int64)
+
+
+def test_ima_adpcm_encoder_and_decoder_agree_and_match_the_reference_implementation():
+    s = _ima_signal()
+    codes, pred = classic.ima_encode(s)
+    assert codes.max() <= 15 and pred.min() == -32768 and pred.max() == 32767  # both clamps reached
+    assert np.array_equal(classic.ima_decode(codes), pred)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        audioop = pytest.importorskip("audioop")  # the IMA/DVI reference code in Python <= 3.12's stdlib
+    packed, _ = audioop.lin2adpcm(s.astype(np.int16).tobytes(), 2, None)
+    ref = np.frombuffer(packed, dtype=np.uint8)
+    assert np.array_equal(codes, np.stack([ref >> 4, ref & 15], axis=1).ravel())  # first sample in the high nibble
+    assert np.array_equal(np.frombuffer(audioop.adpcm2lin(packed, 2, None)[0], dtype=np.int16), pred)
+
+
+def test_ima_adpcm_maps_six_standard_deviations_onto_int16_and_back():
+    g = np.random.default_rng(5)
+    x = 3.0 + 2.0 * g.normal(size=20_000)
+    data = _data(x, x, [10_000, 15_000])
+    q = classic.fit_ima(data)
+    assert q.center == pytest.approx(data.x_offset) and q.full_scale == pytest.approx(6 * data.x_scale)
+    s = q.to_int16(np.array([q.center, q.center + q.full_scale, q.center - 2 * q.full_scale]))
+    assert s.tolist() == [0, 32767, -32768]  # clipped beyond the rails
+    assert q.from_int16(np.array([32767]))[0] == pytest.approx(q.center + q.full_scale)
+    assert 10 * np.log10(np.var(x) / np.mean((x - q.reconstruct(x)) ** 2)) > 12  # white Gaussian: no prediction gain
+
+
+def _slow(n, seed, rho=0.995):
+    """AR(1) with rho near 1 (unit variance), Y = X + unit noise: the slowly varying sensor."""
+    g = np.random.default_rng(seed)
+    x = lfilter([1.0], [1.0, -rho], g.normal(0, math.sqrt(1 - rho**2), n + 2000))[2000:]
+    return x, x + g.normal(size=n)
+
+
+def test_dpcm_without_side_information_beats_a_plain_quantizer_on_a_slow_sensor():
+    x, y = _slow(60_000, 1)
+    data = _data(10 + 4 * x, y, [25_000, 50_000])
+    q = classic.fit_dpcm(data, 2)
+    assert q.info["order"] >= 1 and 0.9 < q.a.sum() < 1.01 and q.step > 0
+    # no side information anywhere: another Y gives the same codec
+    other = classic.fit_dpcm(_data(10 + 4 * x, np.random.default_rng(9).normal(size=len(x)), [25_000, 50_000]), 2)
+    assert other.step == q.step and np.array_equal(other.a, q.a)
+    xt, _ = _slow(50_000, 2)
+    xt = 10 + 4 * xt
+    db = lambda xh: 10 * np.log10(np.var(xt) / np.mean((xt - xh) ** 2))
+    plain = db(ignore_si(data, 2).reconstruct(xt))
+    assert plain == pytest.approx(9.25, abs=0.3)
+    assert db(q.reconstruct(xt)) > plain + 12  # prediction gain of rho = 0.995 is 20 dB
+
+
+def test_dpcm_search_batch_encoder_and_decoder_agree():
+    x, _ = _slow(3000, 4, rho=0.9)
+    x[1000:1050] = 40.0  # a jump far beyond the levels: clipping (slope overload)
+    a, levels = np.array([0.8, 0.1]), 8
+    for step in (0.05, 0.3):
+        j, xt = classic.dpcm_encode(x, a, step, levels)
+        assert j.min() == 0 and j.max() == levels - 1
+        assert np.allclose(classic.dpcm_decode(j, a, step, levels), xt, rtol=0, atol=1e-9)
+        # the search's batch form is the same recursion: its SSE is the encoder's, bit for bit
+        pieces = np.stack([x, x[::-1]], axis=1)
+        sse = classic.dpcm_batch(pieces, np.ones_like(pieces), np.array([[[0.8]], [[0.1]]]), np.array([[step]]), levels)
+        back = classic.dpcm_encode(x[::-1], a, step, levels)[1]
+        seq = lambda e: np.cumsum(e * e)[-1]  # summed in time order, as the batch accumulates
+        assert sse[0] == seq(x - xt) + seq(x[::-1] - back)

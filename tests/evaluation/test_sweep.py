@@ -28,9 +28,12 @@ def test_sweep_scores_the_trained_codec_and_every_baseline_below_the_limit():
                                 train={"epochs": 1, "starts": (8.0,)})
     calls = []
     r = sw.run_sweep(Source(scenario="A"), settings, lambda done, total, note: calls.append((done, total, note)))
-    assert list(r["methods"]) == ["trained", "trained_paper", "exhaustive", "no_filter", "ignore_si"]
+    assert list(r["methods"]) == ["trained", "trained_paper", "exhaustive", "no_filter", "ignore_si", "dpcm", "ima_adpcm"]
+    assert r["methods"]["ima_adpcm"]["sqnr_db"] == [None] and r["methods"]["ima_adpcm"]["runs"] == []  # 4-bit only
     limit = r["reference"]["wz_limit_db"][0]
     for name, m in r["methods"].items():
+        if name == "ima_adpcm":
+            continue
         assert 0 < m["sqnr_db"][0] < limit, name
         assert m["runs"][0]["seconds"] >= 0 and m["runs"][0]["rate"] == 2
     assert r["methods"]["exhaustive"]["sqnr_db"][0] > r["methods"]["ignore_si"]["sqnr_db"][0] + 5
@@ -40,7 +43,7 @@ def test_sweep_scores_the_trained_codec_and_every_baseline_below_the_limit():
     ceiling = r["reference"]["zero_delay_ceiling_db"][0]
     assert r["reference"]["si_only_db"] < ceiling < limit and f"| zero-delay ceiling | {ceiling:.2f} |" in sw.to_markdown(r)
     assert {"wzcodec", "numpy", "torch", "python"} <= set(r["versions"]) and r["settings"]["train"]["epochs"] == 1
-    assert calls[-1][0] == calls[-1][1] == 1 + len(r["methods"]) and any("exhaustive" in c[2] for c in calls)
+    assert calls[-1][0] == calls[-1][1] == len(r["methods"]) and any("exhaustive" in c[2] for c in calls)  # IMA: no run
     json.dumps(r)  # plain JSON values throughout
 
 
@@ -58,6 +61,25 @@ def test_a_registered_method_becomes_a_curve(registry, tmp_path):
     assert r["methods"]["oracle"]["sqnr_db"] == [1.5, 4.5] and r["methods"]["oracle"]["label"] == "an extra curve"
     assert "| an extra curve | 1.50 | 4.50 |" in sw.to_markdown(r)
     assert plot_sqnr_vs_rate(r, tmp_path / "p.png").read_bytes()[:8] == PNG
+
+
+def test_the_codecs_users_would_ship_instead_are_curves(tmp_path):
+    settings = sw.SweepSettings(rates=(2, 4), methods=("ignore_si", "dpcm", "ima_adpcm"), test_samples=20_000)
+    calls = []
+    r = sw.run_sweep(Source(scenario="A"), settings, lambda done, total, note: calls.append((done, total, note)))
+    dpcm, ima, plain = (r["methods"][m] for m in ("dpcm", "ima_adpcm", "ignore_si"))
+    assert calls[-1][:2] == (6, 6)  # 1 + 2 rates x 2 methods + 1 rate of IMA ADPCM
+    assert dpcm["label"] == "DPCM without side information" and ima["label"] == "IMA ADPCM (4-bit standard)"
+    for i, rate in enumerate((2, 4)):  # A is AR(1) with rho 0.7: prediction gains about 2.8 dB
+        assert plain["sqnr_db"][i] + 2 < dpcm["sqnr_db"][i] < r["reference"]["zero_delay_ceiling_db"][i], rate
+    assert dpcm["runs"][0]["info"]["order"] >= 1 and dpcm["runs"][0]["info"]["step"] > 0
+    assert ima["sqnr_db"][0] is None and ima["sqnr_db_min"][0] is None and [x["rate"] for x in ima["runs"]] == [4]
+    assert 12 < ima["sqnr_db"][1] < dpcm["sqnr_db"][1]  # a fixed adaptation loses to a step fitted to the data
+    assert ima["runs"][0]["info"]["full_scale"] == pytest.approx(6 * Source(scenario="A").training_data(0).x_scale)
+    md = sw.to_markdown(r)
+    assert f"| IMA ADPCM (4-bit standard) | — | {ima['sqnr_db'][1]:.2f} |" in md and "| DPCM without side information |" in md
+    assert plot_sqnr_vs_rate(r, tmp_path / "p.png").read_bytes()[:8] == PNG  # a method with one point draws
+    json.dumps(r)
 
 
 def test_trained_variant_passes_its_settings_to_training(monkeypatch):

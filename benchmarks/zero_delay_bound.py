@@ -21,7 +21,18 @@ it into a per-scenario ceiling, SQNR ≤ 10 log10(σx² / s²) + gain(R) (s from
 Part 3 measures the genie decoder at that ceiling on ten test realizations: how much one 200,000-sample
 test set alone moves the figure (rare wrong picks).
 
+Part 4 checks the ceiling below ratio 4, where the encoder's prior is too narrow to call flat (slow sensors;
+host.bounds.prior_gain_db): the table PRIOR_GAIN_DB against a fresh search (host.bounds.searched_quantizer)
+at every tabulated ratio (host.bounds.prior_ratios: 33 ratios at R = 1..5, the coarse PRIOR_RATIOS_HIGH_RATE
+at R = 6..8), prior_gain_db's interpolation against the search at the mid-points, and index tables of fine
+cells -- any index per cell, so non-contiguous index sets -- that the local search of Part 1b reaches from the
+searched quantizer and from random tables, each table's MSE exact (host.bounds.prior_quantizer_mse).
+`--only-prior --prior-table 1-8 --prior-mid-rates 1-6` recomputes the whole table and prints it for
+host/evaluation/bounds.py (42 min on one core, the rows 29 of them, R = 8 11; results/zero_delay_bound_prior.txt).
+
     .venv/bin/python benchmarks/zero_delay_bound.py [--restarts 4] [--search-rates 1-4] [--test-sets 10]
+                                                    [--prior-table 1-4] [--prior-mid-rates 1-4]
+                                                    [--prior-fine-rates 1-2] [--only-prior]
 
 Writes benchmarks/results/zero_delay_bound.json and prints Markdown tables (README, issue 6 section).
 """
@@ -42,7 +53,20 @@ from wzcodec.core.kernel import coset_posterior_mean
 from wzcodec.core.lags import lags
 from wzcodec.core.metrics import sqnr_db
 from wzcodec.data.scenarios import get_scenario, realization
-from wzcodec.evaluation.bounds import GENIE_TAPS, genie_scenario, nested_gain_db, scenario_spectra, wz_limit_db
+from wzcodec.evaluation.bounds import (
+    GENIE_TAPS,
+    MIN_PRIOR_OVER_S,
+    PRIOR_GAIN_DB,
+    genie_scenario,
+    lloyd_max_thresholds,
+    nested_gain_db,
+    prior_gain_db,
+    prior_quantizer_mse,
+    prior_ratios,
+    scenario_spectra,
+    searched_quantizer,
+    wz_limit_db,
+)
 from wzcodec.evaluation.workflows import DEFAULT_TEST_SAMPLES as TEST_SAMPLES
 from wzcodec.evaluation.workflows import DEFAULT_TEST_SEED as TEST_SEED
 
@@ -202,6 +226,77 @@ def genie_decoder_db(side: dict, rate: int, period: float) -> list[float]:
     return out
 
 
+class FineCells:
+    """Part 4: index tables over fine cells of `width` (units of s) on +-`span` prior widths, the outer two cells
+    open, for X ~ N(0, ratio^2): a table's MSE is exact (prior_quantizer_mse on the cells as runs)."""
+
+    def __init__(self, ratio: float, width: float, levels: int, span: float = 4.5):
+        half = int(np.ceil(span * ratio / width))
+        self.ratio, self.levels = ratio, levels
+        self.edges = np.arange(-half, half + 1) * width
+        self.centres = np.concatenate([[self.edges[0] - width / 2], self.edges[:-1] + width / 2, [self.edges[-1] + width / 2]])
+
+    def distortion(self, table: np.ndarray) -> float:
+        return prior_quantizer_mse(self.ratio, self.edges, table, self.levels)
+
+
+def fine_table_search_db(rate: int, ratio: float, restarts: int, seed: int) -> dict:
+    """Part 4: the searched quantizer's gain (exact, dB) against the best index table of fine cells that the local
+    search of Part 1b reaches from that quantizer (rounded to the cells) and from `restarts` random tables."""
+    levels = 1 << rate
+    gain, edges, idx = searched_quantizer(rate, ratio)
+    lm_cell = float(np.min(np.diff(lloyd_max_thresholds(levels)))) * ratio if levels > 2 else ratio
+    width = min(lm_cell, nested_gain_db(rate)[1] / levels) / 12
+    q = FineCells(ratio, width, levels)
+    rng = np.random.default_rng(seed)
+    rounded = idx[np.searchsorted(edges, q.centres)]
+    found = [_descend(q, rounded.copy(), levels, rng)[0]]
+    found += [_descend(q, rng.integers(0, levels, len(q.centres)), levels, rng)[0] for _ in range(restarts)]
+    return {"rate": rate, "ratio": ratio, "searched_db": round(gain, 4), "cells": len(q.centres), "width_over_s": round(width, 4),
+            "rounded_db": round(float(-10 * np.log10(q.distortion(rounded))), 4),
+            "fine_table_best_db": round(float(-10 * np.log10(min(found))), 4)}
+
+
+def prior_table_check(rates: list[int], fine_rates: list[int], mid_rates: list[int], restarts: int, t0: float) -> dict:
+    """Part 4: PRIOR_GAIN_DB against a fresh search at every ratio of prior_ratios(R) for `rates` (printed as a
+    table literal, with the search's time), prior_gain_db's interpolation against the search at the mid-points
+    for `mid_rates`, and the fine-cell table search at a few ratios for `fine_rates`."""
+    fresh, seconds, mid_error = {}, {}, {}
+    for r in rates:
+        ratios = prior_ratios(r)
+        t1 = time.time()
+        fresh[r] = [searched_quantizer(r, ratio)[0] for ratio in ratios]
+        seconds[r] = round(time.time() - t1, 1)
+        worst = max(abs(a - b) for a, b in zip(fresh[r], PRIOR_GAIN_DB[r]))
+        edge = f"; at ratio 4 the search beats nested_gain_db by {fresh[r][-1] - nested_gain_db(r)[0]:+.4f} dB" if ratios[-1] == 4.0 else ""
+        print(f"R={r}: table - search at most {worst:.4f} dB over {len(ratios)} ratios ({seconds[r]:.0f} s){edge} "
+              f"[{time.time() - t0:.0f} s]", flush=True)
+        if r in mid_rates:  # the last interval ends on nested_gain_db at MIN_PRIOR_OVER_S
+            ends = [q for q in ratios if q < MIN_PRIOR_OVER_S] + [MIN_PRIOR_OVER_S]
+            mids = [(a + b) / 2 for a, b in zip(ends[:-1], ends[1:])]
+            diffs = [prior_gain_db(r, m) - searched_quantizer(r, m)[0] for m in mids]
+            mid_error[r] = {"ratios": mids, "interpolated_minus_searched_db": [round(d, 4) for d in diffs]}
+            print(f"R={r}: prior_gain_db - search at the {len(mids)} mid-points: {min(diffs):+.4f} .. {max(diffs):+.4f} dB "
+                  f"[{time.time() - t0:.0f} s]", flush=True)
+    print("PRIOR_GAIN_DB: dict[int, tuple[float, ...]] = {")  # the literal for host/evaluation/bounds.py
+    for r, g in fresh.items():
+        vals = [f"{v:.4f}" for v in g]
+        print(f"    {r}: (" + ",\n        ".join(", ".join(vals[k:k + 11]) for k in range(0, len(vals), 11)) + "),")
+    print("}")
+    fine = []
+    for r in fine_rates:
+        for ratio in (1.3, 2.0, 3.0):
+            fine.append(fine_table_search_db(r, ratio, restarts, seed=r))
+            row = fine[-1]
+            print(f"R={r} ratio {ratio}: searched {row['searched_db']:.4f} dB; fine-cell tables ({row['cells']} cells of "
+                  f"{row['width_over_s']} s) from it {row['rounded_db']:.4f} -> best found {row['fine_table_best_db']:.4f} "
+                  f"({row['fine_table_best_db'] - row['searched_db']:+.4f}) [{time.time() - t0:.0f} s]", flush=True)
+    return {"ratios": {r: list(prior_ratios(r)) for r in fresh}, "searched_db": {r: [round(v, 4) for v in g] for r, g in fresh.items()},
+            "search_seconds": seconds, "mid_points": mid_error,
+            "at_ratio_4_over_nested_db": {r: round(g[-1] - nested_gain_db(r)[0], 4) for r, g in fresh.items() if prior_ratios(r)[-1] == 4.0},
+            "fine_tables": fine}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rates", type=rates_arg, default=rates_arg("1-6"))
@@ -211,8 +306,23 @@ def main() -> None:
                     help="rates for the search with each scenario's own prior (Part 1b)")
     ap.add_argument("--restarts", type=int, default=4, help="random starts per period, besides the uniform one")
     ap.add_argument("--test-sets", type=int, default=10, help="test realizations for the ceiling's spread (Part 3)")
+    ap.add_argument("--prior-table", type=rates_arg, default=rates_arg("1-4"),
+                    help="rates whose PRIOR_GAIN_DB row is checked against the search (Part 4; R = 4: 3 min, "
+                         "5: 5, 6: 4, 7: 6, 8: 11 on one core)")
+    ap.add_argument("--prior-mid-rates", type=rates_arg, default=rates_arg("1-4"),
+                    help="rates (of --prior-table) whose interpolation is checked at the mid-points (Part 4)")
+    ap.add_argument("--prior-fine-rates", type=rates_arg, default=rates_arg("1-2"),
+                    help="rates for the fine-cell table search below ratio 4 (Part 4)")
+    ap.add_argument("--only-prior", action="store_true",
+                    help="run Part 4 alone (it replaces only its own entry of results/zero_delay_bound.json)")
     args = ap.parse_args()
     t0 = time.time()
+    path = Path(__file__).parent / "results" / "zero_delay_bound.json"
+    prior = prior_table_check(args.prior_table, args.prior_fine_rates, args.prior_mid_rates, 2, t0)
+    if args.only_prior:
+        out = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps({**out, "below_ratio_4": prior}, indent=1) + "\n")
+        return
     uniform = {r: nested_gain_db(r) for r in args.rates}
     search = {}
     for r in args.search_rates:
@@ -252,8 +362,7 @@ def main() -> None:
            "table_search": {r: {"uniform_db": round(u, 4), "best_db": round(g, 4), "period_over_s": p, "table": t,
                                 "is_uniform": is_uniform(t, 1 << r)}
                             for r, (u, g, p, t) in search.items()},
-           "prior_search": prior_search, "scenarios": rows}
-    path = Path(__file__).parent / "results" / "zero_delay_bound.json"
+           "prior_search": prior_search, "scenarios": rows, "below_ratio_4": prior}
     path.write_text(json.dumps(out, indent=1) + "\n")
     print("\n| R | uniform nested: SQNR over s² (dB) | its period L / s | best index table found − uniform (dB) |")
     print("|---|---|---|---|")

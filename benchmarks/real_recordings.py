@@ -3,13 +3,13 @@
 Each recording is split in time order as `wzcodec train --data` splits a file: the first 80 % is written to
 train.csv, the last 20 % to test.csv (a temporary folder). Then, at every rate R:
 
-- the default codec: `train_model` on train.csv with TrainConfig(rate_bits=R) (all defaults, seed 0; it
+- both codec modes: `train_model` on train.csv with TrainConfig(rate_bits=R, mode=...) (defaults, seed 0; each
   validates on the last 20 % of train.csv), scored by `evaluate_model` on test.csv, on which nothing trained;
-- the references on test.csv from `bound_table`: side information only (the best causal 16-tap linear estimate
-  of X from Y, fitted on test.csv itself), the Wyner-Ziv limit (a Gaussian estimate from Welch spectra) and the
-  zero-delay ceiling where one is reported;
-- first-order closed-loop DPCM without side information (`dpcm`, below): the predictor a = lag-1 least squares
-  on train.csv, 2^R midrise levels clipped at +-2^(R-1) steps, the step searched on train.csv; Y is never used.
+  `auto` (what `wzcodec train` does by default) keeps the one with the better validation SQNR;
+- the baselines a user would ship instead, fitted on train.csv: closed-loop DPCM without side information
+  (wzcodec.evaluation.classic.fit_dpcm, as the sweep's `dpcm`) and side information only (si_only_trained);
+- the references on test.csv from `bound_table`: side information only fitted on test.csv itself (an oracle),
+  the Wyner-Ziv limit and the zero-delay ceiling (Gaussian estimates).
 
     .venv/bin/python benchmarks/real_recordings.py [--rates 1-4] [--only temperature_pair]
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import tempfile
 import time
 from pathlib import Path
@@ -29,11 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from wzcodec.cli.util import rates_arg
+from wzcodec.core.lags import lag
 from wzcodec.core.metrics import sqnr_db
 from wzcodec.data.recordings import load_pairs, save_pairs
 from wzcodec.data.sources import MIN_SAMPLES, Source, split_point
+from wzcodec.evaluation.classic import fit_dpcm
 from wzcodec.evaluation.workflows import bound_table, evaluate_model, train_model
 from wzcodec.training.config import TrainConfig
+from wzcodec.training.modes import rank
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -52,53 +54,17 @@ def path_of(stem: str) -> Path:
     return EXAMPLE if EXAMPLE.stem == stem else DATA / f"{stem}.csv"
 
 
-DPCM_GRID = np.exp(np.linspace(math.log(0.02), math.log(20.0), 81))  # steps, in innovation std (open-loop)
-DPCM_REFINE = np.exp(np.linspace(-0.1, 0.1, 11))  # around the best grid point (the grid's ratio is 1.09)
+SI_TAPS = 16  # of the side-information-only estimate trained on the first 80 %
 
 
-def _closed_loop_mse(u: np.ndarray, a: float, deltas: np.ndarray, levels: int) -> np.ndarray:
-    """Mean squared error of first-order closed-loop DPCM on u (zero-mean units), one per step in `deltas`:
-    Xt[n] = a Xt[n-1] + (k + 1/2) delta, k = floor((u[n] - a Xt[n-1]) / delta) clipped to [-levels/2, levels/2 - 1];
-    Xt[-1] = 0 (the training mean), as a decoder starting cold. All steps run side by side."""
-    lo, hi = -(levels // 2), levels // 2 - 1
-    xt = np.zeros(len(deltas))
-    sse = np.zeros(len(deltas))
-    for v in u.tolist():
-        pred = a * xt
-        k = np.clip(np.floor((v - pred) / deltas), lo, hi)
-        xt = pred + (k + 0.5) * deltas
-        sse += (v - xt) ** 2
-    return sse / len(u)
+def si_only_trained(train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], taps: int = SI_TAPS) -> float:
+    """Test SQNR (dB) of the least-squares causal FIR estimate of x from y (with a constant), fitted on `train`:
+    what a receiver that ignores the sensor's bits would get (the table's oracle fits on the test part itself)."""
+    def cols(y):
+        return np.column_stack([lag(y, k) for k in range(taps)] + [np.ones(len(y))])
 
-
-def _closed_loop(u: np.ndarray, a: float, delta: float, levels: int) -> np.ndarray:
-    """The reconstruction Xt of `_closed_loop_mse` for one step, shape (n,)."""
-    lo, hi = -(levels // 2), levels // 2 - 1
-    out = np.empty(len(u))
-    prev = 0.0
-    for i, v in enumerate(u.tolist()):
-        pred = a * prev
-        k = min(max(math.floor((v - pred) / delta), lo), hi)
-        prev = out[i] = pred + (k + 0.5) * delta
-    return out
-
-
-def dpcm(train_x: np.ndarray, test_x: np.ndarray, rate: int) -> dict:
-    """First-order closed-loop DPCM without side information: predictor and step fitted on train_x, the test
-    SQNR (dB) on test_x. The encoder and decoder share a, the step and the training mean and scale."""
-    mean, scale = float(np.mean(train_x)), float(np.std(train_x))
-    u = (train_x - mean) / scale
-    a = float(np.dot(u[:-1], u[1:]) / np.dot(u[:-1], u[:-1]))
-    innovation = float(np.std(u[1:] - a * u[:-1]))
-    levels = 1 << rate
-    grid = innovation * DPCM_GRID
-    best = grid[int(np.argmin(_closed_loop_mse(u, a, grid, levels)))]
-    fine = best * DPCM_REFINE
-    mse = _closed_loop_mse(u, a, fine, levels)
-    delta = float(fine[int(np.argmin(mse))])
-    x_hat = mean + scale * _closed_loop((test_x - mean) / scale, a, delta, levels)
-    return {"test_db": round(sqnr_db(test_x, x_hat), 4), "train_db": round(float(10 * np.log10(np.var(u) / mse.min())), 4),
-            "a": round(a, 6), "step": delta * scale}
+    w, *_ = np.linalg.lstsq(cols(train[1])[taps:], train[0][taps:], rcond=None)
+    return sqnr_db(test[0][taps:], (cols(test[1]) @ w)[taps:])
 
 
 def run(stem: str, rates: list[int], folder: Path) -> dict:
@@ -112,29 +78,35 @@ def run(stem: str, rates: list[int], folder: Path) -> dict:
     test_std = float(np.std(x[cut:]))
     rms = lambda db: round(test_std * 10 ** (-db / 20), 6)  # RMS error in the recording's units
     rows = []
+    si_trained = round(si_only_trained((x[:cut], y[:cut]), (x[cut:], y[cut:])), 4)
     for i, rate in enumerate(rates):
-        t0 = time.time()
-        res = train_model(train_src, TrainConfig(rate_bits=rate))
-        seconds = time.time() - t0
-        ev = evaluate_model(res.params, test_src)
-        base = dpcm(x[:cut], x[cut:], rate)
-        row = {
-            "rate": rate,
-            "codec_db": ev["sqnr_db"],
-            "codec_validation_db": res.metadata.get("validation_sqnr_db"),
-            "codec_selected": res.metadata.get("selected"),
-            "codec_rms": rms(ev["sqnr_db"]),
-            "dpcm_no_si_db": base["test_db"],
-            "dpcm_rms": rms(base["test_db"]),
-            "dpcm_a": base["a"],
-            "dpcm_step": base["step"],
-            "si_only_db": refs["si_only_db"],
+        row = {"rate": rate}
+        for mode in ("binning", "closed-loop"):
+            t0 = time.time()
+            res = train_model(train_src, TrainConfig(rate_bits=rate, mode=mode))
+            ev = evaluate_model(res.params, test_src)
+            key = mode.replace("-", "_")
+            row.update({f"{key}_db": ev["sqnr_db"], f"{key}_validation_db": res.metadata["validation_sqnr_db"],
+                        f"{key}_selected": res.metadata.get("selected"), f"{key}_seconds": round(time.time() - t0, 1)})
+            # evaluate_model computes the same references on the same file: they must agree
+            assert abs(ev["wz_limit_db"] - refs["wz_limit_db"][i]) < 1e-6 and ev["zero_delay_ceiling_db"] == refs["zero_delay_ceiling_db"][i]
+        # `wzcodec train --mode auto` (the default) keeps the mode with the better validation SQNR (wzcodec.training.modes)
+        auto = rank({"binning": row["binning_validation_db"], "closed-loop": row["closed_loop_validation_db"]})[0]
+        dp = fit_dpcm(train_src.training_data(0), rate)
+        row.update({
+            "auto_mode": auto,
+            "auto_db": row[f"{auto.replace('-', '_')}_db"],
+            "auto_rms": rms(row[f"{auto.replace('-', '_')}_db"]),
+            "dpcm_no_si_db": round(sqnr_db(x[cut:], dp.reconstruct(x[cut:])), 4),
+            "dpcm_order": dp.info["order"],
+            "si_only_trained_db": si_trained,
+            "si_only_oracle_db": refs["si_only_db"],
             "wz_limit_db": refs["wz_limit_db"][i],
             "zero_delay_ceiling_db": refs["zero_delay_ceiling_db"][i],
-            "train_seconds": round(seconds, 1),
-        }
-        # evaluate_model computes the same references on the same file: they must agree
-        assert abs(ev["wz_limit_db"] - row["wz_limit_db"]) < 1e-6 and ev["zero_delay_ceiling_db"] == row["zero_delay_ceiling_db"]
+        })
+        best_mode = max(row["binning_db"], row["closed_loop_db"])
+        row["auto_within_0p1_of_better_mode"] = row["auto_db"] >= best_mode - 0.1
+        row["auto_beats_si_only_and_dpcm"] = row["auto_db"] >= max(row["si_only_trained_db"], row["dpcm_no_si_db"])
         rows.append(row)
         print(json.dumps({"recording": stem, **row}), flush=True)
     return {
@@ -156,20 +128,23 @@ def fmt(v: float | None) -> str:
 
 def markdown(results: list[dict]) -> str:
     lines = [
-        "Hard test SQNR (dB) on the last 20 % of each recording (nothing trained on it); the codec is `wzcodec train` "
-        "defaults (seed 0) on the first 80 %. DPCM: first-order closed loop, no side information, fitted on the first 80 %. "
-        "The references are estimated on the test part itself (SI only: the best causal 16-tap linear estimate of x from y, "
-        "fitted there; the limit: Gaussian, Welch spectra); —: no zero-delay ceiling reported (y adds little beyond x's past).",
+        "Hard test SQNR (dB) on the last 20 % of each recording (nothing trained on it). Both modes are `wzcodec train` "
+        "on the first 80 % (defaults, seed 0; each validates on the last 20 % of that part); auto is the mode "
+        "`wzcodec train` keeps by default (the better validation SQNR). DPCM: closed loop without side information "
+        "(the sweep's `dpcm`: orders 1-4, step searched), fitted on the first 80 %. SI only: the causal 16-tap "
+        "least-squares estimate of x from y fitted on the first 80 % (in brackets: fitted on the test part itself, an "
+        "oracle). Ceiling and limit are Gaussian estimates on the test part.",
         "",
-        "| recording | test samples | corr(x, y) test | R | default codec | closed-loop DPCM, no SI | SI only | zero-delay ceiling "
-        "| Wyner-Ziv limit | train s |",
+        "| recording | corr(x, y) test | R | binning | closed loop | auto picks | DPCM, no SI | SI only (oracle) "
+        "| zero-delay ceiling | Wyner-Ziv limit |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for rec in results:
         for r in rec["rows"]:
-            lines.append(f"| {rec['recording']} | {rec['test_samples']} | {rec['corr_test']:.3f} | {r['rate']} | {fmt(r['codec_db'])} "
-                         f"| {fmt(r['dpcm_no_si_db'])} | {fmt(r['si_only_db'])} | {fmt(r['zero_delay_ceiling_db'])} "
-                         f"| {fmt(r['wz_limit_db'])} | {r['train_seconds']:.0f} |")
+            lines.append(f"| {rec['recording']} | {rec['corr_test']:.3f} | {r['rate']} | {fmt(r['binning_db'])} "
+                         f"| {fmt(r['closed_loop_db'])} | {r['auto_mode']} | {fmt(r['dpcm_no_si_db'])} "
+                         f"| {fmt(r['si_only_trained_db'])} ({fmt(r['si_only_oracle_db'])}) | {fmt(r['zero_delay_ceiling_db'])} "
+                         f"| {fmt(r['wz_limit_db'])} |")
     lines += ["", *[f"- `{rec['recording']}`: {rec['what']}; {rec['samples']} samples, {rec['train_samples']} train, "
                     f"{rec['test_samples']} test; std of x on the test part {rec['test_std_x']:.4g} (RMS error = std x 10^(-SQNR/20))."
                     for rec in results]]

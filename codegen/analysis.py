@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from wzcodec.codegen import fixedpoint
-from wzcodec.codegen.fixedpoint import FixedPoint
-from wzcodec.core import codec
-from wzcodec.core.codec import CodecParams
+from wzcodec.codegen.modes import device_of
+from wzcodec.core import modes
+from wzcodec.core.metrics import sqnr_db
 
 DEFAULT_SAMPLES = 200_000
 DEFAULT_SEED = 2026
@@ -29,7 +29,7 @@ class LossReport:
     sqnr_input_db: float
     sqnr_fixed_db: float
     agreement: float  # fraction of indices equal between float (on the integers) and fixed point
-    max_step_diff: int  # largest |k_fixed - k_float| seen, modulo J (the design guarantees <= 1)
+    max_step_diff: int  # largest |k_fixed - k_float| seen (binning: modulo J, and its design guarantees <= 1)
     clipped: float  # fraction of samples outside [lo, hi] before clamping
 
     @property
@@ -43,20 +43,27 @@ class LossReport:
         return self.sqnr_float_db - self.sqnr_input_db
 
 
-def fixed_point_loss(params: CodecParams, fp: FixedPoint, x: np.ndarray, y: np.ndarray) -> LossReport:
-    """Score the design on a realization x, y (model units, shape (n,))."""
+def fixed_point_loss(params: Any, fp: Any, x: np.ndarray, y: np.ndarray) -> LossReport:
+    """Score the design `fp` (the model's device face's) on a realization x, y (model units, shape (n,)): the
+    float codec and the board's integer encoder on the same integers, each decoded from its boot state."""
+    mode, device = modes.of(params), device_of(params)
     x_int = fp.inp.quantize(x)
     x_q = fp.inp.to_model(x_int)
-    j_float = codec.encode(params, x_q)
-    j_fixed = fixedpoint.encode(fp, x_int)
+    j_float = mode.encoder(params).encode(x_q)
+    j_fixed = device.reference(fp, x_int)
+    dec = mode.decoder(params)
+    keys = device.keys(fp, x_int, max(len(x), 1))
+    if keys:
+        dec.sync_key(keys[0])  # the key of the board's first frame
     diff = np.abs(j_fixed - j_float)
-    diff = np.minimum(diff, params.levels - diff)
+    if device.cyclic_indices:
+        diff = np.minimum(diff, (1 << params.rate_bits) - diff)
     raw = np.asarray(x, dtype=np.float64) / fp.inp.scale + fp.inp.offset
     return LossReport(
         samples=int(len(x)),
-        sqnr_float_db=codec.run_sqnr_db(params, x, y),
-        sqnr_input_db=codec.sqnr_db(x, codec.decode(params, j_float, y)),
-        sqnr_fixed_db=codec.sqnr_db(x, codec.decode(params, j_fixed, y)),
+        sqnr_float_db=sqnr_db(x, mode.roundtrip(params, x, y)),
+        sqnr_input_db=sqnr_db(x, mode.roundtrip(params, x_q, y)),
+        sqnr_fixed_db=sqnr_db(x, dec.decode(j_fixed, y)),
         agreement=float(np.mean(j_fixed == j_float)),
         max_step_diff=int(diff.max(initial=0)),
         clipped=float(np.mean((raw < fp.inp.lo - 0.5) | (raw > fp.inp.hi + 0.5))),

@@ -257,12 +257,24 @@ class BinningDevice:
     name = "binning"
     encoder_template = "encoder.py.j2"
     decoder_template = "decoder.py.j2"
+    cyclic_indices = True  # indices are k mod 2^R
+    key_bytes = 0  # no encoder state in the frames: FIR filters forget a loss by themselves
 
     def design(self, params: CodecParams, inp: InputMapping) -> FixedPoint:
         return design(params, inp)
 
     def reference(self, fp: FixedPoint, x_int: np.ndarray) -> np.ndarray:
         return encode(fp, x_int)
+
+    def describe(self, fp: FixedPoint, params: CodecParams) -> list[str]:
+        why = f"F = {fp.shift + 1} would break it" if fp.shift < MAX_SHIFT else f"F is at its maximum {MAX_SHIFT}"
+        return [f"encoder: {len(params.a)} taps, delta = {params.delta:.6g}",
+                f"fixed point: F = {fp.shift}, MID = {fp.inp.mid}, K = {fp.const}, A = {list(fp.taps)}; "
+                f"worst-case error {fp.worst_error_steps:.2g} quantizer steps ({why})"]
+
+    def keys(self, fp: FixedPoint, x_int: np.ndarray, frame_samples: int) -> None:
+        """No keys in this mode's frames."""
+        return None
 
     def encoder_context(self, fp: FixedPoint) -> dict[str, Any]:
         return {"mid": fp.inp.mid, "shift": fp.shift, "const": fp.const, "terms": fp.terms, "ntaps": len(fp.taps),

@@ -44,13 +44,15 @@ def generate(params: Any, inp: InputMapping, board: BoardSettings | None = None,
         "scale": inp.scale, "offset": inp.offset, "lo": inp.lo, "hi": inp.hi,
     }
     group = group_size(params.rate_bits)
+    key_bytes = device.key_bytes  # > 0: a keyed mode (its data frames carry the encoder's state)
     encoder = dict(common, group=group, **device.encoder_context(fp))
     main = dict(common, uart_id=board.uart_id, baud=board.baud, tx_pin=board.tx_pin, rx_pin=board.rx_pin,
                 adc_pin=board.adc_pin, adc_shift=None if board.adc_bits is None else 16 - board.adc_bits,
                 sample_rate=board.sample_rate, period_us=board.period_us, group=group,
-                group_bytes=group * params.rate_bits // 8, nonce_bytes=frames.NONCE_BYTES)
+                group_bytes=group * params.rate_bits // 8, nonce_bytes=frames.NONCE_BYTES, key_bytes=key_bytes)
     decoder = dict(common, **device.decoder_context(params))
-    link = dict(common, frame_samples=board.frame_samples, hello_every=board.hello_every, **frames.device_constants())
+    link = dict(common, frame_samples=board.frame_samples, hello_every=board.hello_every, key_bytes=key_bytes,
+                **frames.device_constants())
     files = {
         "encoder.py": render(device.encoder_template, encoder),
         "link.py": render("link.py.j2", link),

@@ -5,18 +5,19 @@ from __future__ import annotations
 import argparse
 import math
 import shlex
+from typing import Any
 
 import numpy as np
 
 from wzcodec.cli.util import samples_arg, seed_arg
 from wzcodec.codegen import analysis, flash
 from wzcodec.codegen.board import BoardSettings
-from wzcodec.codegen.fixedpoint import LIMIT, LIMIT_BITS, MAX_SHIFT, FixedPoint
+from wzcodec.codegen.fixedpoint import LIMIT, LIMIT_BITS
 from wzcodec.codegen.generate import BOARD_FILES, generate
 from wzcodec.codegen.mapping import choose_mapping, input_range
+from wzcodec.codegen.modes import device_of
 from wzcodec.codegen.writer import write_files
-from wzcodec.core import model_file
-from wzcodec.core.codec import CodecParams
+from wzcodec.core import model_file, modes
 from wzcodec.core.errors import WzError
 from wzcodec.core.files import check_folder
 from wzcodec.data.sources import Source
@@ -101,17 +102,15 @@ def cmd_codegen(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(params: CodecParams, fp: FixedPoint, fingerprint: str, notes: list[str]) -> list[str]:
-    """The human-readable design: mapping, constants and the range proof."""
+def describe(params: Any, fp: Any, fingerprint: str, notes: list[str]) -> list[str]:
+    """The human-readable design: mapping, the mode's constants (its device face says them) and the range proof."""
     inp = fp.inp
-    lines = [f"model {fingerprint}: R = {params.rate_bits} bits/sample, {len(params.a)} encoder taps, delta = {params.delta:.6g}",
+    lines = [f"model {fingerprint}: R = {params.rate_bits} bits/sample, mode {modes.of(params).name}",
              f"input: integers {inp.lo}..{inp.hi} ({inp.bits:.3g} bits), X = (x_int - {inp.offset!r}) * {inp.scale!r} "
              "in model units; inputs outside the range are clamped on the device"]
     lines += [f"  chose {n}" for n in notes]
-    lines.append(f"fixed point: F = {fp.shift}, MID = {inp.mid}, K = {fp.const}, A = {list(fp.taps)}; "
-                 f"worst-case error {fp.worst_error_steps:.2g} quantizer steps")
-    why = f"F = {fp.shift + 1} would break it" if fp.shift < MAX_SHIFT else f"F is at its maximum {MAX_SHIFT}"
-    lines.append(f"range proof: every intermediate within +-2^{LIMIT_BITS} = {LIMIT} for every input ({why})")
+    lines += device_of(params).describe(fp, params)
+    lines.append(f"range proof: every intermediate within +-2^{LIMIT_BITS} = {LIMIT} for every input sequence")
     width = max(len(b.what) for b in fp.range_proof())
     for b in fp.range_proof():
         lines.append(f"  {b.what:<{width}}  [{b.lo}, {b.hi}]  2^{_log2(b.magnitude)}")
@@ -143,7 +142,7 @@ def _test_data(args: argparse.Namespace, training: dict) -> tuple[np.ndarray, np
     return (*src.test_data(args.samples, args.seed), src.description)
 
 
-def _loss(params: CodecParams, fp: FixedPoint, x: np.ndarray, y: np.ndarray, what: str) -> analysis.LossReport:
+def _loss(params: Any, fp: Any, x: np.ndarray, y: np.ndarray, what: str) -> analysis.LossReport:
     with decoding(what):
         report = analysis.fixed_point_loss(params, fp, x, y)
         for v in (report.sqnr_float_db, report.sqnr_input_db, report.sqnr_fixed_db):

@@ -36,15 +36,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise WzError(f"cannot create {out}: {exc.strerror or exc}") from None
     src = Source(scenario="A")
-    print("1/3  training scenario A at R = 4 bits/sample ...", flush=True)
+    print("1/3  training scenario A at R = 4 bits/sample, both codec modes ...", flush=True)
     bar = Progress("train")
     try:
-        res = train_model(src, TrainConfig(rate_bits=4), bar)
+        res = train_model(src, TrainConfig(rate_bits=4, mode="auto"), bar)  # as `wzcodec train` does by default
     finally:
         bar.close()
     path = out / DEMO_MODEL
     model_file.save(path, res.params, res.metadata)
     print(f"     wrote {path} ({res.metadata['train_seconds']:.1f} s, {res.metadata['selected']})")
+    print(f"     chose {res.metadata['mode_choice']}")
     print("2/3  scoring with the hard codec on 200,000 fresh test samples ...", flush=True)
     r = evaluate_model(res.params, src)
     print(f"     {evaluation_line(r)}")

@@ -7,6 +7,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -193,6 +194,14 @@ def describe(s: dict) -> str:
     return text
 
 
+def offline_decode(mode: Any, params: Any, truth: Any, y: np.ndarray) -> np.ndarray:
+    """The device's true indices of one boot decoded in one batch (from its first key, for a keyed mode)."""
+    dec = mode.decoder(params)
+    if truth.key0:
+        dec.sync_key(truth.key0)
+    return dec.decode(truth.j, y)
+
+
 def cmd_live_demo(args: argparse.Namespace) -> int:
     model = model_file.read(args.model)
     params, training, mode = model.params, model.training, model.mode
@@ -209,7 +218,7 @@ def cmd_live_demo(args: argparse.Namespace) -> int:
         sys.stderr.write("\n")
     s = session.summary()
     sent = truth.j >= 0
-    offline_db = sqnr_db(x, mode.decoder(params).decode(truth.j, y)) if sent.all() else None
+    offline_db = sqnr_db(x, offline_decode(mode, params, truth, y)) if sent.all() else None
     float_db = hard_sqnr_db(params, x, y)
     limit = bounds.wz_limit_db(bounds.scenario_spectra(get_scenario(scenario)), [params.rate_bits])[0]
     ceiling = bounds.zero_delay_ceiling_db(bounds.genie_scenario(get_scenario(scenario)), [params.rate_bits])[0]

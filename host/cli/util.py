@@ -108,7 +108,8 @@ def evaluation_line(r: dict) -> str:
     return (f"SQNR {r['sqnr_db']:.2f} dB   "
             + ("" if ceiling is None else f"zero-delay ceiling {ceiling:.2f} dB"
                # rare wrong picks make one test a little lucky or unlucky; a recording's ceiling is a Gaussian estimate
-               + (" (an expected value: one test can exceed it)" if r["sqnr_db"] > ceiling else "") + "   ")
+               + (" (an expected value: one test can exceed it)" if r["sqnr_db"] > ceiling
+                  else f" ({ceiling - r['sqnr_db']:.2f} dB above)") + "   ")
             + f"Wyner-Ziv limit {r['wz_limit_db']:.2f} dB{est}   gap {r['gap_db']:.2f} dB   side information only {r['si_only_db']:.2f} dB")
 
 

@@ -35,6 +35,7 @@ RANGES: dict[str, tuple[float, float]] = {
 class Binning:
     name = "binning"
     params_type = CodecParams
+    key_bytes = 0
 
     def constants(self, p: CodecParams) -> dict[str, Any]:
         consts: dict[str, Any] = {
@@ -72,6 +73,9 @@ class Binning:
 
     def decoder(self, p: CodecParams) -> Decoder:
         return Decoder(p)
+
+    def roundtrip(self, p: CodecParams, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return Decoder(p).decode(Encoder(p).encode(x), y)
 
     def settle(self, p: CodecParams) -> int:
         # the encoder's and every decoder filter's history, and the feedback's past decisions

@@ -1,8 +1,9 @@
-"""The decoding kernel of the binning codec: plain numbers in, numpy out, no other dependency.
+"""The decoding kernels of wzcodec's codec modes: plain numbers in, numpy out, no other dependency.
 
-Written once and used twice: wzcodec's reference decoder (wzcodec.core.codec.Decoder) binds it to a
-CodecParams, and `wzcodec codegen` copies this file's text verbatim into the standalone decoder.py, which
-runs with numpy alone. So it imports only math and numpy, and never wzcodec.
+Written once and used twice: wzcodec's reference decoders (wzcodec.core.codec.Decoder for binning,
+wzcodec.core.closed_loop.Decoder for closed-loop) bind it to a model's parameters, and `wzcodec codegen` copies
+this file's text verbatim into the standalone decoder.py, which runs with numpy alone. So it imports only math
+and numpy, and never wzcodec.
 
 Units: everything below works in normalized units (Xn = (X - x_offset) / x_scale, Yn likewise) except
 BinningDecoder.decode, which takes Y and returns X-hat in model units. Taps are float64, index 0 = the
@@ -14,6 +15,9 @@ current sample. J = levels = 2^R indices; an index below 0 means "not received".
     X-hat[n] = x_offset + x_scale * (sum_i c_i Uh[n-i] + sum_i e_i Yn[n-i])
 
 Every sum runs in a fixed order, so any chunking of a stream gives the batch result bit for bit.
+
+The closed-loop mode (ClosedLoopDecoder, at the end) repeats the encoder's integer recursion exactly from the
+indices alone; its constants are integers, so every platform gets the same bits.
 """
 
 import math
@@ -252,4 +256,88 @@ class BinningDecoder:
         v = self.feedback(j, self.fir_b(yn))
         u_hat = reconstruct(j, v, self.delta, self.levels, self.sigma)
         xn = self.fir_c(u_hat) + self.fir_e(yn)
+        return xn * self.x_scale + self.x_offset
+
+
+# ---- the closed-loop mode ---------------------------------------------------------------------------------------
+# The encoder's reconstruction s (an integer: Xn = s / 2^grid_bits) follows, for every index k:
+#     pred = (P0*s[n-1] + P1*s[n-2] + 2^(shift-1)) >> shift;   s[n] = clamp(pred + LEVELS[k], +-state_max)
+# and the decoder repeats it from the indices; a lost index (k < 0) gives s[n] = clamp(pred).
+
+
+def closed_loop_states(j, s1, s2, taps, shift, levels, state_max):
+    """The reconstructions s for indices j (a sequence of ints, < 0: not received) after the state (s1, s2) =
+    (s[n-1], s[n-2]) -> (list of len(j) ints, the new s1, the new s2). taps: 1 or 2 integer predictor taps."""
+    p0 = int(taps[0])
+    p1 = int(taps[1]) if len(taps) > 1 else 0
+    half = 1 << (shift - 1)
+    lev = [int(v) for v in levels]
+    hi, lo = int(state_max), -int(state_max)
+    out = [0] * len(j)
+    for i, k in enumerate(j):
+        s = (p0 * s1 + p1 * s2 + half) >> shift
+        if k >= 0:
+            s += lev[k]
+        if s > hi:
+            s = hi
+        elif s < lo:
+            s = lo
+        out[i] = s
+        s2 = s1
+        s1 = s
+    return out, s1, s2
+
+
+def closed_loop_key(data):
+    """(s[n-1], s[n-2]) from the 4 key bytes a closed-loop data frame carries (two int16, little-endian)."""
+    if len(data) != 4:
+        raise ValueError(f"a closed-loop key is 4 bytes, got {len(data)}")
+    a = int.from_bytes(bytes(data[0:2]), "little", signed=True)
+    b = int.from_bytes(bytes(data[2:4]), "little", signed=True)
+    return a, b
+
+
+class ClosedLoopDecoder:
+    """Streaming decoder of the closed-loop mode: indices and side information Y in, X-hat (model units) out.
+
+        Xt[n] = s[n] / 2^grid_bits   (the encoder's own reconstruction, repeated exactly)
+        X-hat[n] = x_offset + x_scale * (sum_i c_i Xt[n-i] + sum_i e_i Yn[n-i]),  Yn = (Y - y_offset) / y_scale
+
+    len(c) <= 3, so a key (the state s[n-1], s[n-2] a frame carries) makes the output exact from that frame on.
+    """
+
+    def __init__(self, taps, shift, levels, grid_bits, state_max, c, e, x_offset, x_scale, y_offset, y_scale):
+        """taps: integer predictor taps (1 or 2); shift: their fraction bits; levels: 2^R integer offsets (grid
+        units); grid_bits: fraction bits of s; state_max: |s| bound; c, e: reconstruction taps (index 0 = now)."""
+        self.taps = [int(t) for t in taps]
+        self.shift = int(shift)
+        self.levels = [int(v) for v in levels]
+        self.unit = 1.0 / (1 << int(grid_bits))
+        self.state_max = int(state_max)
+        self.x_offset, self.x_scale = x_offset, x_scale
+        self.y_offset, self.y_scale = y_offset, y_scale
+        self.fir_c, self.fir_e = Fir(c), Fir(e)
+        self.reset()
+
+    def reset(self):
+        """A new stream from the zero state (the key of the first frame says otherwise: sync)."""
+        self.fir_c.reset()
+        self.fir_e.reset()
+        self.s1 = self.s2 = 0
+
+    def sync(self, s1, s2):
+        """Take the encoder's state (s[n-1], s[n-2]) before the next sample: from here on the output is exact."""
+        self.s1, self.s2 = int(s1), int(s2)
+        m = len(self.fir_c.hist)
+        if m:  # older history than the key holds: s[n-2] (exact at a boot, where the board primed both with it)
+            past = np.array([s2] * max(m - 2, 0) + [s2, s1], dtype=np.float64) * self.unit
+            self.fir_c.hist = past[len(past) - m :]
+
+    def decode(self, j, y):
+        """j: indices shape (n,) (< 0: not received), y: side information shape (n,) -> X-hat shape (n,) float64."""
+        states, self.s1, self.s2 = closed_loop_states(np.asarray(j, dtype=np.int64).tolist(), self.s1, self.s2,
+                                                      self.taps, self.shift, self.levels, self.state_max)
+        xt = np.array(states, dtype=np.float64) * self.unit
+        yn = (np.asarray(y, dtype=np.float64) - self.y_offset) / self.y_scale
+        xn = self.fir_c(xt) + self.fir_e(yn)
         return xn * self.x_scale + self.x_offset

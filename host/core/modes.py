@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from wzcodec.core.binning import BINNING
+from wzcodec.core.closed_loop import CLOSED_LOOP
 from wzcodec.core.errors import WzError
 from wzcodec.core.metrics import sqnr_db
 
@@ -23,6 +24,7 @@ class Mode(Protocol):
 
     name: str
     params_type: type
+    key_bytes: int  # encoder state every data frame carries (0: none); the decoder's sync_key(bytes) takes it
 
     def constants(self, p: Any) -> dict[str, Any]:
         """The fingerprinted fields of the model document (JSON types)."""
@@ -36,6 +38,9 @@ class Mode(Protocol):
     def decoder(self, p: Any) -> Any:
         """A streaming decoder: decode(j (n,), -1 = not received; y (n,)) -> x_hat (n,), model units; reset()."""
 
+    def roundtrip(self, p: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """What a booted board and the decoder make of x, y (shape (n,) each) on an unbroken link: X-hat, shape (n,)."""
+
     def settle(self, p: Any) -> int:
         """Samples after a disturbance until the decoder's output is exact again."""
 
@@ -43,7 +48,7 @@ class Mode(Protocol):
         """A few numbers that describe the codec in reports."""
 
 
-MODES: dict[str, Mode] = {m.name: m for m in (BINNING,)}
+MODES: dict[str, Mode] = {m.name: m for m in (BINNING, CLOSED_LOOP)}
 
 
 def get(name: str) -> Mode:
@@ -63,7 +68,5 @@ def of(params: Any) -> Mode:
 
 def hard_sqnr_db(params: Any, x: np.ndarray, y: np.ndarray) -> float:
     """SQNR (dB) of the hard codec on one realization x, y (shape (n,) each): encode, decode, compare."""
-    m = of(params)
-    x_hat = m.decoder(params).decode(m.encoder(params).encode(x), y)
-    return sqnr_db(x, x_hat)
+    return sqnr_db(x, of(params).roundtrip(params, x, y))
 

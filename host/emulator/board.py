@@ -12,6 +12,10 @@ unsampled, and the next boot resumes at the world's sample index (as a board wit
 Every boot gets a fresh boot nonce (the board's main.py draws one from its random source; here the fault
 plan's seeded generator draws it, so a run is reproducible), passed to stream.py and kept in the truth's
 info as `boot_nonces`.
+A keyed mode (closed-loop: its encoder has a state) starts every boot from that boot's first sample, and
+every data frame carries the encoder's state before its first sample (its key); the truth keeps the first
+boot's first key as `key0` (the state an offline decoder of truth.j starts from) and every boot's in its
+info as `boot_keys` (hex).
 After the last sample it sends an end frame (never corrupted) so a reader knows the stream is complete.
 """
 
@@ -58,6 +62,12 @@ class Device:
     group: int  # samples per packed group: the board encodes whole groups
     fp: Any  # the mode's proven integer design (has .inp): its numpy reference gives the truth, bit for bit
     device: DeviceMode
+    frame_samples: int = DEFAULT_FRAME_SAMPLES  # samples per data frame of the device's link
+
+    @property
+    def key_bytes(self) -> int:
+        """Bytes of encoder state every data frame carries (0: the mode has none)."""
+        return self.device.key_bytes
 
     def to_ints(self, x: np.ndarray) -> np.ndarray:
         """Model units -> the board's integers, round(X / SCALE + OFFSET) clamped to [LO, HI] (int32, same shape)."""
@@ -67,6 +77,14 @@ class Device:
         """What a freshly booted device sends for x_int (whole groups only): int16 indices, shape (n - n % group,)."""
         n = len(x_int) - len(x_int) % self.group
         return self.device.reference(self.fp, x_int[:n]).astype(np.int16)
+
+    def reference_keys(self, x_int: np.ndarray) -> list[bytes] | None:
+        """The keys of the data frames a freshly booted device sends for x_int (whole groups only; a last short
+        frame's too): one per frame, in order; None for a mode without keys."""
+        if not self.key_bytes:
+            return None
+        n = len(x_int) - len(x_int) % self.group
+        return self.device.keys(self.fp, x_int[:n], self.frame_samples)
 
 
 def prepare_device(model: str | Path, folder: Path, frame_samples: int = DEFAULT_FRAME_SAMPLES,
@@ -83,7 +101,8 @@ def prepare_device(model: str | Path, folder: Path, frame_samples: int = DEFAULT
     gen = generate(m.params, inp, board)
     for name in DEVICE_FILES:
         (folder / name).write_text(gen.files[name])
-    return Device(folder, gen.fingerprint, m.params.rate_bits, group_size(m.params.rate_bits), gen.fp, device_of(m.params))
+    return Device(folder, gen.fingerprint, m.params.rate_bits, group_size(m.params.rate_bits), gen.fp, device_of(m.params),
+                  board.frame_samples)
 
 
 def node_command() -> str:
@@ -114,12 +133,14 @@ class Truth:
     intact: np.ndarray  # bool, the sample left in a frame no fault touched
     boots: np.ndarray  # int64, sample index at which each boot of the device started
     info: dict
+    key0: bytes = b""  # keyed modes: the key of the first boot's first data frame (its encoder's state at boot); b"" otherwise
 
     def save(self, path: str | Path) -> None:
-        """Write an .npz atomically (x and y are what `--side-info`/`--truth` read)."""
+        """Write an .npz atomically (x and y are what `--side-info`/`--truth` read; key0 too, for a keyed mode)."""
         buf = io.BytesIO()
+        keyed = {"key0": np.frombuffer(self.key0, np.uint8)} if self.key0 else {}  # uint8, KEY_BYTES
         np.savez(buf, x=self.x, y=self.y, x_int=self.x_int, j=self.j, t_in=self.t_in, intact=self.intact,
-                 boots=self.boots, info=np.array(json.dumps(self.info)))
+                 boots=self.boots, info=np.array(json.dumps(self.info)), **keyed)
         atomic_write(path, buf.getvalue())
 
 
@@ -146,14 +167,20 @@ class Emulator:
         for b in self.boots:  # one draw per boot, before any fault: reproducible from the plan's seed
             b.nonce = int(self.injector.rng.integers(0, 1 << 32, dtype=np.uint64))
         j = np.full(n, -1, np.int16)
+        boot_keys = []
         for b in self.boots:
             ref = device.reference_indices(self.x_int[b.start : b.stop])
             j[b.start : b.start + len(ref)] = ref
+            keys = device.reference_keys(self.x_int[b.start : b.stop])
+            boot_keys.append(keys[0] if keys else b"")
         self.truth = Truth(x=np.asarray(x, np.float64), y=np.asarray(y, np.float64), x_int=self.x_int, j=j,
                            t_in=np.full(n, np.nan), intact=np.zeros(n, bool),
                            boots=np.array([b.start for b in self.boots], np.int64),
                            info={"fingerprint": device.fingerprint, "rate_bits": device.rate_bits, "samples": n,
-                                 "boot_nonces": [b.nonce for b in self.boots]})
+                                 "boot_nonces": [b.nonce for b in self.boots]},
+                           key0=boot_keys[0] if boot_keys else b"")
+        if device.key_bytes:
+            self.truth.info["boot_keys"] = [k.hex() for k in boot_keys]
         self.node = node_command()
         self.endpoint = open_endpoint(config.link)
         self.stats = {"bytes": 0, "frames": 0, "truncated_frames": 0, "unread_bytes": 0}

@@ -158,6 +158,8 @@ def _ima(ctx: RunContext) -> MethodResult:
 
 add_method(trained_variant("trained", "SGD + decoder-side levers (default recipe plus)"))
 add_method(trained_variant("trained_paper", "SGD, the paper's system (--recipe paper)", recipe="paper"))
+add_method(trained_variant("closed_loop", "closed loop: prediction, side information at the decoder (--mode closed-loop)",
+                           mode="closed-loop"))
 add_method(Method("exhaustive", "exhaustive search", _exhaustive))
 add_method(Method("no_filter", "no prediction filters", _no_filter))
 add_method(Method("ignore_si", "ignore side information", _ignore_si))

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from wzcodec.core import modes
 from wzcodec.core.errors import WzError
 from wzcodec.core.model_file import fingerprint
 from wzcodec.core.modes import hard_sqnr_db
@@ -44,6 +45,7 @@ def evaluate_model(params: Any, source: Source, samples: int = DEFAULT_TEST_SAMP
         "zero_delay_ceiling_db": None if ceiling is None else round(ceiling, 4),
         "si_only_db": round(reference.si_only_db(source, x, y), 4),
         "rate_bits": params.rate_bits,
+        "mode": modes.of(params).name,
         "samples": int(len(x)),
         "source": source.description,
         "limit_is_estimate": spec.estimated,
@@ -75,7 +77,7 @@ def finite_sqnr(sqnr: float, what: str) -> float:
 
 
 def bound_table(source: Source, rates: list[int]) -> dict:
-    """Wyner-Ziv limit and zero-delay ceiling (dB; None where no ceiling holds) per rate, and the
+    """Wyner-Ziv limit and zero-delay ceiling (dB; None only for a constant source) per rate, and the
     side-information-only SQNR."""
     spec = reference.spectra(source)
     ceiling = bounds.zero_delay_ceiling_db(reference.genie(source), rates)

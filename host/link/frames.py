@@ -9,6 +9,9 @@ check. Version 2 (what boards send; the builders' default):
 
     0x20 | R   data: N = samples (1..255), P = ceil(N*R/8) packed R-bit indices (wzcodec.core.packing layout),
                SEQ = sample index of the first of them
+    0x70 | R   keyed data (modes whose encoder has a state, closed-loop): the same, after KEY_BYTES = 4 bytes of
+               the encoder's state before the first sample (P = 4 + ceil(N*R/8)), so that a decoder that lost
+               frames is exact again from this one
     0x50 'P'   hello: P = N = 18 bytes (version, R, frame samples, hello period, hello number since boot,
                8-byte model fingerprint, 4-byte boot nonce u32 LE); SEQ = the device's next sample index
     0x4F 'O'   end of stream (the emulator only): N = P = 0, SEQ = one past the last sample sent
@@ -44,6 +47,7 @@ DEFAULT_FRAME_SAMPLES = 64  # a multiple of every packing group (8 // gcd(R, 8))
 DEFAULT_HELLO_EVERY = 32  # data frames between hello frames
 FINGERPRINT_BYTES = 8
 NONCE_BYTES = 4
+KEY_BYTES = 4  # the encoder state a keyed data frame carries (wzcodec.core.closed_loop.KEY_BYTES)
 HELLO_NUMBER_AT = 4  # hello payload offsets: version 0, R 1, frame samples 2, hello every 3, hello number 4..5
 HELLO_FINGERPRINT_AT = 6  # 6..13
 HELLO_NONCE_AT = 14  # version 2: 14..17
@@ -55,6 +59,7 @@ class WireVersion:
 
     number: int
     kind_data: int  # | R
+    kind_keyed: int | None  # | R: keyed data (None: the version has none)
     kind_hello: int
     kind_end: int
     hello_bytes: int  # hello payload (= its N)
@@ -76,13 +81,14 @@ class WireVersion:
         return crc16(body).to_bytes(2, "big")
 
 
-V1 = WireVersion(1, kind_data=0x10, kind_hello=0x48, kind_end=0x45, hello_bytes=14, crc_bytes=2)
-V2 = WireVersion(2, kind_data=0x20, kind_hello=0x50, kind_end=0x4F, hello_bytes=18, crc_bytes=4)
+V1 = WireVersion(1, kind_data=0x10, kind_keyed=None, kind_hello=0x48, kind_end=0x45, hello_bytes=14, crc_bytes=2)
+V2 = WireVersion(2, kind_data=0x20, kind_keyed=0x70, kind_hello=0x50, kind_end=0x4F, hello_bytes=18, crc_bytes=4)
 VERSIONS = {1: V1, 2: V2}
 CURRENT = VERSIONS[FORMAT_VERSION]
 
 # the current version's numbers (version 1's: V1.kind_data, ...)
 KIND_DATA = CURRENT.kind_data  # | R
+KIND_KEYED = CURRENT.kind_keyed  # | R
 KIND_HELLO = CURRENT.kind_hello
 KIND_END = CURRENT.kind_end
 HELLO_BYTES = CURRENT.hello_bytes
@@ -95,6 +101,8 @@ def _kind_table() -> tuple[tuple[WireVersion, str, int] | None, ...]:
     for v in VERSIONS.values():
         for r in range(1, 9):
             t[v.kind_data | r] = (v, "data", r)
+            if v.kind_keyed is not None:
+                t[v.kind_keyed | r] = (v, "keyed", r)
         t[v.kind_hello] = (v, "hello", 0)
         t[v.kind_end] = (v, "end", 0)
     return tuple(t)
@@ -112,7 +120,7 @@ def kind_version(kind: int) -> int | None:
 def is_data_kind(kind: int) -> bool:
     """Whether a KIND byte announces a data frame (of any readable version)."""
     k = _KINDS[kind & 0xFF]
-    return k is not None and k[1] == "data"
+    return k is not None and k[1] in ("data", "keyed")
 
 
 def frame_size(kind: int, n: int, versions: tuple[int, ...] = READABLE_VERSIONS) -> int | None:
@@ -127,7 +135,7 @@ def frame_size(kind: int, n: int, versions: tuple[int, ...] = READABLE_VERSIONS)
 def device_constants() -> dict[str, int | list[int]]:
     """The numbers of the current wire format that the generated link.py needs (its template prints them)."""
     v = CURRENT
-    return {"sync": list(SYNC), "kind_data": v.kind_data, "kind_hello": v.kind_hello, "header_bytes": HEADER_BYTES,
+    return {"sync": list(SYNC), "kind_data": v.kind_data, "kind_keyed": v.kind_keyed, "kind_hello": v.kind_hello, "header_bytes": HEADER_BYTES,
             "hello_bytes": v.hello_bytes, "hello_end": HEADER_BYTES + v.hello_bytes,
             "hello_number_at": HEADER_BYTES + HELLO_NUMBER_AT, "hello_fingerprint_at": HEADER_BYTES + HELLO_FINGERPRINT_AT,
             "hello_nonce_at": HEADER_BYTES + HELLO_NONCE_AT, "nonce_bytes": NONCE_BYTES, "wire_version": v.number,
@@ -139,12 +147,14 @@ def device_constants() -> dict[str, int | list[int]]:
 
 @dataclass(frozen=True)
 class DataFrame:
-    """R-bit indices of samples seq .. seq + len(indices) - 1 (seq modulo 2^30)."""
+    """R-bit indices of samples seq .. seq + len(indices) - 1 (seq modulo 2^30); key: the encoder's state before
+    them (KEY_BYTES bytes, keyed frames only; b"" otherwise)."""
 
     seq: int
     rate_bits: int
     indices: np.ndarray  # int64, shape (n,), each in [0, 2^R)
     raw: bytes  # the frame as received, sync to CRC
+    key: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -190,13 +200,18 @@ def _frame(v: WireVersion, kind: int, n: int, seq: int, payload: bytes) -> bytes
     return SYNC + body + v.check(body)
 
 
-def data_frame(seq: int, indices: np.ndarray, rate_bits: int, version: int = FORMAT_VERSION) -> bytes:
-    """One data frame carrying `indices` (shape (n,), 1 <= n <= 255) of samples seq, seq+1, ..."""
+def data_frame(seq: int, indices: np.ndarray, rate_bits: int, version: int = FORMAT_VERSION, key: bytes = b"") -> bytes:
+    """One data frame carrying `indices` (shape (n,), 1 <= n <= 255) of samples seq, seq+1, ...; a keyed one
+    if `key` (KEY_BYTES bytes of the encoder's state before them) is given."""
     v = _version(version)
     n = len(indices)
     if not 1 <= n <= MAX_FRAME_SAMPLES:
         raise ValueError(f"a data frame holds 1..{MAX_FRAME_SAMPLES} samples, got {n}")
-    return _frame(v, v.kind_data | rate_bits, n, seq, pack(indices, rate_bits))
+    if not key:
+        return _frame(v, v.kind_data | rate_bits, n, seq, pack(indices, rate_bits))
+    if v.kind_keyed is None or len(key) != KEY_BYTES:
+        raise ValueError(f"a keyed data frame needs wire format 2 and a {KEY_BYTES}-byte key")
+    return _frame(v, v.kind_keyed | rate_bits, n, seq, bytes(key) + pack(indices, rate_bits))
 
 
 def hello_frame(seq: int, fingerprint: str, rate_bits: int, frame_samples: int, hello_every: int, hello_number: int,
@@ -225,11 +240,12 @@ def end_frame(seq: int, version: int = FORMAT_VERSION) -> bytes:
 
 def stream_bytes(indices: np.ndarray, rate_bits: int, fingerprint: str, frame_samples: int = DEFAULT_FRAME_SAMPLES,
                  hello_every: int = DEFAULT_HELLO_EVERY, start: int = 0, flush: bool = False, nonce: int = 0,
-                 version: int = FORMAT_VERSION) -> bytes:
+                 version: int = FORMAT_VERSION, keys: list[bytes] | None = None) -> bytes:
     """Everything a device sends for `indices` (shape (n,)) from boot: the reference for the device's link module.
 
     A hello before the first data frame and before every `hello_every`-th one after it; only whole frames
     unless `flush` (then a last short frame carries the remainder). nonce: this boot's (version 2).
+    keys: for a keyed mode, the encoder's state before every frame's first sample (keys[k] for frame k).
     """
     out = []
     seq, hellos = start % SEQ_MODULUS, 0
@@ -240,16 +256,17 @@ def stream_bytes(indices: np.ndarray, rate_bits: int, fingerprint: str, frame_sa
             out.append(hello_frame(seq, fingerprint, rate_bits, frame_samples, hello_every, hellos, nonce, version))
             hellos += 1
         chunk = indices[i : i + frame_samples]
-        out.append(data_frame(seq, chunk, rate_bits, version))
+        out.append(data_frame(seq, chunk, rate_bits, version, keys[k] if keys is not None else b""))
         seq = (seq + len(chunk)) % SEQ_MODULUS
     return b"".join(out)
 
 
 def link_efficiency(rate_bits: int, frame_samples: int = DEFAULT_FRAME_SAMPLES, hello_every: int = DEFAULT_HELLO_EVERY,
-                    version: int = FORMAT_VERSION) -> float:
-    """Index bits / wire bits in steady state (hello frames included) for a format version."""
+                    version: int = FORMAT_VERSION, key_bytes: int = 0) -> float:
+    """Index bits / wire bits in steady state (hello frames included) for a format version; key_bytes: the
+    encoder state every data frame carries (a keyed mode's)."""
     v = _version(version)
-    data = v.overhead_bytes + packed_size(frame_samples, rate_bits)
+    data = v.overhead_bytes + key_bytes + packed_size(frame_samples, rate_bits)
     wire = data + v.hello_frame_bytes / hello_every
     return frame_samples * rate_bits / (8 * wire)
 
@@ -259,6 +276,8 @@ def _payload_bytes(k: tuple[WireVersion, str, int], n: int) -> int | None:
     v, what, rate = k
     if what == "data":
         return packed_size(n, rate) if n >= 1 else None
+    if what == "keyed":
+        return KEY_BYTES + packed_size(n, rate) if n >= 1 else None
     if what == "hello":
         return v.hello_bytes if n == v.hello_bytes else None
     return 0 if n == 0 else None
@@ -373,4 +392,7 @@ def _decode(frame: bytes, k: tuple[WireVersion, str, int]) -> Frame:
                           fingerprint=payload[fp : fp + FINGERPRINT_BYTES].hex(), nonce=nonce, raw=frame)
     if what == "end":
         return EndFrame(seq=seq, raw=frame)
+    if what == "keyed":
+        return DataFrame(seq=seq, rate_bits=rate, indices=unpack(payload[KEY_BYTES:], rate, n), raw=frame,
+                         key=bytes(payload[:KEY_BYTES]))
     return DataFrame(seq=seq, rate_bits=rate, indices=unpack(payload, rate, n), raw=frame)

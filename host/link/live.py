@@ -22,8 +22,10 @@ Nothing is shifted, and alignment is proven by the stream, never assumed (docs/l
   filters.
 
 Gaps become LOST runs, and the side information filter keeps running through a gap (Y is known there), so
-the damage ends `settle` samples after it. A hello frame from another model raises ModelMismatch naming
-both fingerprints; a session that meets one ends there and keeps what it decoded.
+the damage ends `settle` samples after it. A mode whose encoder has a state (closed-loop) sends it in every
+data frame (a key): the decoder takes it at the frame that ends a gap, and is exact again from there.
+A hello frame from another model raises ModelMismatch naming both fingerprints; a session that meets one
+ends there and keeps what it decoded.
 """
 
 from __future__ import annotations
@@ -62,8 +64,9 @@ class DecoderModel:
     rate_bits: int
     settle: int  # samples after a disturbance until the output is exact again (sum of the filter histories)
     y_fill: float  # Y fed to the filters where it is missing (the model's mean)
-    factory: Callable[[], Any]  # -> object with decode(j, y) -> x_hat and reset()
+    factory: Callable[[], Any]  # -> object with decode(j, y) -> x_hat and reset() (and sync_key(bytes), keyed modes)
     source: str
+    key_bytes: int = 0  # the encoder state every data frame carries (0: none)
 
     def new_decoder(self) -> Any:
         return self.factory()
@@ -77,7 +80,7 @@ def load_model(path: str | Path) -> DecoderModel:
     m = model_file.read(path)
     params, mode = m.params, m.mode
     return DecoderModel(m.fingerprint, params.rate_bits, mode.settle(params), params.y_offset,
-                        lambda: mode.decoder(params), m.source)
+                        lambda: mode.decoder(params), m.source, mode.key_bytes)
 
 
 @dataclass
@@ -145,7 +148,7 @@ class LiveDecoder:
         self._nonces: deque[int] = deque(maxlen=NONCES_KEPT)  # of earlier boots
         self._announced: int | None = None  # the device's next sample, as a hello of the running boot said
         self._boot_hint: int | None = None  # where the first hello says its boot began (if within max_gap)
-        self._work: deque[tuple[int, np.ndarray]] = deque()
+        self._work: deque[tuple[int, np.ndarray, bytes]] = deque()  # (output index, indices, key)
         self._next: int | None = None  # next output index
         self.start: int | None = None
         self._settle_until = 0  # outputs below this index are SETTLING at best
@@ -154,6 +157,7 @@ class LiveDecoder:
         self.device_fingerprint: str | None = None
         self.device_version: int | None = None  # the wire format version the device's hellos speak
         self._last_lost = False  # whether the last sample output was LOST (gaps spanning chunks count once)
+        self._keyed_exact = True  # keyed mode: the decoder's state is the encoder's (no lost sample since the last key)
 
     @property
     def waiting(self) -> bool:
@@ -256,7 +260,7 @@ class LiveDecoder:
             cand = self._candidate
             if cand is not None and self._agree(cand, dev):  # the running boot confirms the held frame's grid
                 self._candidate = None
-                self._accept(cand[0], cand[1].indices)
+                self._accept(cand[0], cand[1])
             self._announced = dev  # the running boot says where it is: a data frame there needs no confirmation
 
     def _restart(self, dev: int, began: int) -> None:
@@ -293,13 +297,13 @@ class LiveDecoder:
         elif cand is not None and self._agree(cand, dev):
             # the frame after a gap, and a later one on its frame grid: the gap is real (lost frames)
             self._candidate = None
-            self._accept(cand[0], cand[1].indices)
-            self._accept(dev, f.indices)
+            self._accept(cand[0], cand[1])
+            self._accept(dev, f)
         elif dev == self._dev or dev == self._announced:
             if cand is not None:  # the stream went on without it: a stray
                 self.stats.rejected_frames += 1
                 self._candidate = None
-            self._accept(dev, f.indices)
+            self._accept(dev, f)
         else:
             if cand is not None:
                 self.stats.rejected_frames += 1
@@ -312,12 +316,13 @@ class LiveDecoder:
         n = len(cand[1].indices)
         return 0 < dev - cand[0] <= CONFIRM_FRAMES * n and (dev - cand[0]) % n == 0
 
-    def _accept(self, dev: int, indices: np.ndarray) -> None:
+    def _accept(self, dev: int, f: DataFrame) -> None:
+        indices = f.indices
         if dev != self._dev and (dev - self._dev) % len(indices):
             # a gap that is not a whole number of frames: the device restarted (or flushed) in it, and its
             # encoder began again from zero: settle after it, as after a boot
             self._boots.append(dev + self._offset)
-        self._work.append((dev + self._offset, indices))
+        self._work.append((dev + self._offset, indices, f.key if self.model.key_bytes else b""))
         self._dev = dev + len(indices)
         self._announced = None
 
@@ -341,14 +346,14 @@ class LiveDecoder:
     def _pump(self, final: bool) -> list[Chunk]:
         out = []
         while self._work:
-            s, j = self._work[0]
+            s, j, key = self._work[0]
             nxt = self._next
             if s + len(j) <= nxt:
                 self._work.popleft()
                 self.stats.stale_frames += 1
                 continue
-            if s < nxt:
-                j, s = j[nxt - s :], nxt
+            if s < nxt:  # the decoder's own state is right at nxt; the key was for sample s
+                j, s, key = j[nxt - s :], nxt, b""
             stop = s + len(j)
             late = self._work_samples() > MAX_WAITING  # Y that late counts as missing
             if self.side.fetch(stop) < stop and not (self.side.ended or final or late):
@@ -362,15 +367,16 @@ class LiveDecoder:
                 n = s - GAP_FEED - nxt
                 out.append(self._emit(nxt, np.full(n, np.nan), np.full(n, LOST, np.uint8), np.full(n, -1, np.int16)))
                 nxt = self._next
-            out.append(self._decode(nxt, s, j))
+                self._keyed_exact = False  # the decoder skipped these samples: only a key restores its state
+            out.append(self._decode(nxt, s, j, key))
             self.stats.data_frames += 1
         return out
 
     def _work_samples(self) -> int:
-        return self._work[-1][0] + len(self._work[-1][1]) - self._work[0][0] if self._work else 0
+        return self._work[-1][0] + len(self._work[-1][1]) - self._work[0][0] if self._work else 0  # (start, indices, key)
 
-    def _decode(self, nxt: int, s: int, j: np.ndarray) -> Chunk:
-        """Samples nxt .. s-1 are lost, s .. s+len(j)-1 carry indices j."""
+    def _decode(self, nxt: int, s: int, j: np.ndarray, key: bytes = b"") -> Chunk:
+        """Samples nxt .. s-1 are lost, s .. s+len(j)-1 carry indices j; key: the encoder's state before s."""
         stop = s + len(j)
         n = stop - nxt
         idx = np.full(n, -1, np.int16)
@@ -380,9 +386,22 @@ class LiveDecoder:
         y = self.side.values(nxt, stop)
         no_y = np.isnan(y)
         # lost samples still feed Y through the filters (decoded from Y alone), so only `settle` samples suffer
-        x_hat = self._dec.decode(idx.astype(np.int64),  # -1: not received, decoded from Y alone
-                                 np.where(no_y, self.model.y_fill, y))
-        bad = (status == LOST) | no_y
+        y_in = np.where(no_y, self.model.y_fill, y)
+        keyed = self.model.key_bytes > 0
+        if key:  # the gap's samples, then the encoder's state at s: exact from s on
+            lost = self._dec.decode(idx[: s - nxt].astype(np.int64), y_in[: s - nxt])
+            self._dec.sync_key(key)
+            self._keyed_exact = True
+            x_hat = np.concatenate([lost, self._dec.decode(idx[s - nxt :].astype(np.int64), y_in[s - nxt :])])
+        else:
+            x_hat = self._dec.decode(idx.astype(np.int64), y_in)  # -1: not received, decoded from Y alone
+        # a key ends the damage of lost indices at s; a missing Y still needs `settle` samples
+        bad = ((status == LOST) & (not keyed)) | no_y
+        if keyed:
+            if not key and s > nxt:  # lost samples went through the recursion, and no key followed them
+                self._keyed_exact = False
+            if not self._keyed_exact:  # (a frame whose key was cut off by an overlap): not OK until the next key
+                status[status == OK] = SETTLING
         status[no_y & (status == OK)] = NO_SIDE
         pos = np.arange(nxt, stop)
         # a pseudo-disturbance just before each restart: the encoder's history starts from zero there

@@ -1,6 +1,7 @@
 """`wzcodec train / evaluate / bound` end to end, and one clear line for every bad input."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -55,14 +56,32 @@ def test_train_on_a_recording(wz, tmp_path):
     assert "(zero-delay ceiling " in out and "note:" not in out
 
 
-def test_train_says_when_binning_is_the_wrong_tool(wz, tmp_path):
-    # a slowly varying sensor with a weak partner channel: no ceiling, and a hint instead
+def _slow_file(tmp_path):
     rng = np.random.default_rng(3)
     x = np.cumsum(rng.normal(0.0, 0.1, 30000))
     save_pairs(tmp_path / "slow.npz", x, x + rng.normal(0.0, 1.0, 30000))
-    code, out, err = wz("train", "--data", tmp_path / "slow.npz", "--rate", "2", "--epochs", "1", "--quiet", "-o", tmp_path / "m.json")
+    return tmp_path / "slow.npz"
+
+
+def test_train_says_when_binning_is_the_wrong_tool(wz, tmp_path):
+    # a slowly varying sensor with a weak partner channel, binning forced: its gap to the ceiling, and a hint
+    code, out, err = wz("train", "--data", _slow_file(tmp_path), "--rate", "2", "--mode", "binning", "--epochs", "1", "--quiet",
+                        "-o", tmp_path / "m.json")
     assert code == 0, err
-    assert "zero-delay ceiling" not in out and "note: Y adds little beyond the past of X" in out
+    assert re.search(r"zero-delay ceiling -?\d+\.\d\d dB, \d+\.\d\d dB above", out)
+    assert "note: Y adds little beyond the past of X" in out and "--mode closed-loop" in out
+
+
+def test_train_auto_keeps_closed_loop_on_a_slow_sensor_and_says_why(wz, tmp_path):
+    code, out, err = wz("train", "--data", _slow_file(tmp_path), "--rate", "2", "--epochs", "1", "--quiet", "-o", tmp_path / "m.json")
+    assert code == 0, err
+    line = next(ln for ln in out.splitlines() if ln.startswith("chose "))
+    m = re.fullmatch(r"chose mode closed-loop: validation SQNR (\d+\.\d\d) dB, binning (-?\d+\.\d\d) dB \((\d+\.\d\d) dB less\)", line)
+    assert m and float(m[1]) > float(m[2]) and abs(float(m[1]) - float(m[2]) - float(m[3])) < 0.011
+    assert "mode=closed-loop" in out and "note:" not in out
+    code, out, err = wz("evaluate", tmp_path / "m.json", "--data", _slow_file(tmp_path), "--json")
+    r = json.loads(out)
+    assert code == 0 and r["mode"] == "closed-loop" and r["sqnr_db"] > 20 and r["zero_delay_ceiling_db"] > r["sqnr_db"]
 
 
 def test_bound_text(wz):

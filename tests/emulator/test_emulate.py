@@ -253,6 +253,20 @@ def test_live_demo_reports_the_chain_against_both_references(wz):
     assert r["float_codec_sqnr_db"] < r["zero_delay_ceiling_db"] + 0.5 < r["wz_limit_db"]
 
 
+def test_live_demo_of_a_closed_loop_model_folder_is_exact(tmp_path, wz):
+    """The closed-loop mode through codegen, the VM, the pty and the live decoder: live equals the offline decode."""
+    require_vm()
+    folder = tmp_path / "cl"
+    folder.mkdir()
+    code, out, err = wz("codegen", MODELS / "closed_loop_R3.json", "-o", folder)
+    assert code == 0, err
+    assert "mode closed-loop" in out and "every data frame carries the 4-byte state" in out
+    code, out, err = wz("live-demo", "--model", folder, "--samples", 3000, "--json")
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["samples"] == 3000 and r["lost_samples"] == 0 and r["live_sqnr_db"] == r["offline_sqnr_db"]
+
+
 def test_a_hostile_model_folder_runs_none_of_its_code(tmp_path, wz):
     """decode, emulate and live-demo read a codegen folder's model.json; its .py files are never run."""
     require_vm()

@@ -28,7 +28,7 @@ def test_sweep_scores_the_trained_codec_and_every_baseline_below_the_limit():
                                 train={"epochs": 1, "starts": (8.0,)})
     calls = []
     r = sw.run_sweep(Source(scenario="A"), settings, lambda done, total, note: calls.append((done, total, note)))
-    assert list(r["methods"]) == ["trained", "trained_paper", "exhaustive", "no_filter", "ignore_si", "dpcm", "ima_adpcm"]
+    assert list(r["methods"]) == ["trained", "trained_paper", "closed_loop", "exhaustive", "no_filter", "ignore_si", "dpcm", "ima_adpcm"]
     assert r["methods"]["ima_adpcm"]["sqnr_db"] == [None] and r["methods"]["ima_adpcm"]["runs"] == []  # 4-bit only
     limit = r["reference"]["wz_limit_db"][0]
     for name, m in r["methods"].items():

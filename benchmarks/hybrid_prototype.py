@@ -11,9 +11,8 @@ its reconstructions Xt[n..n-2] and Y[n..n-15]; delta is searched on the training
 
     .venv/bin/python benchmarks/hybrid_prototype.py [--rates 1-4]
 
-Prints a Markdown table beside the two shipped modes' figures from the same training data (closed-loop
-trained here; binning from benchmarks/results/closed_loop_acceptance_*.json where it was measured) and writes
-benchmarks/results/hybrid_prototype.json.
+Prints a Markdown table beside the closed-loop mode trained here on the same data (binning's figures for A, B
+and C are the README's recipe table) and writes benchmarks/results/hybrid_prototype.json.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from wzcodec.codegen.fixedpoint import LIMIT_BITS, PACKER_BITS_MAX, Bound, InputMapping
+from wzcodec.codegen.fixedpoint import LIMIT_BITS, PACKER_BITS_MAX, Bound, InputMapping, largest_proven, least_precise_shift
 from wzcodec.core import kernel
 from wzcodec.core.closed_loop import (
     GRID_BITS,
@@ -217,19 +217,20 @@ def build(params: ClosedLoopParams, inp: InputMapping, shift: int) -> ClosedLoop
 def design(params: ClosedLoopParams, inp: InputMapping) -> ClosedLoopFixedPoint:
     """The largest GF whose range proof holds; WzError (one line) if none does, or if that GF is too coarse."""
     check(params)
-    for shift in range(MAX_SHIFT, 0, -1):
-        fp = build(params, inp, shift)
-        if fp.proven:
-            if fp.worst_error_grid <= MAX_ERROR_GRID:
-                return fp
-            break
-    raise WzError(_refusal(params, inp))
+    fp = largest_proven(lambda f: build(params, inp, f), _precise, MAX_SHIFT)
+    if fp is None:
+        raise WzError(_refusal(params, inp))
+    return fp
+
+
+def _precise(fp: ClosedLoopFixedPoint) -> bool:
+    return fp.worst_error_grid <= MAX_ERROR_GRID
 
 
 def _refusal(params: ClosedLoopParams, inp: InputMapping) -> str:
     """One line naming the limit that makes every GF fail."""
-    need = next((f for f in range(1, 63) if build(params, inp, f).worst_error_grid <= MAX_ERROR_GRID), 62)
-    fp = build(params, inp, need)
+    fp = least_precise_shift(lambda f: build(params, inp, f), _precise)
+    need = fp.shift
     bad = next((b for b in fp.range_proof() if not b.ok), None)
     where = (f"at the smallest shift precise to half a grid unit (GF={need}), {bad.what} reaches {bad.magnitude} "
              f"> 2^{LIMIT_BITS}" if bad else f"no shift GF <= {MAX_SHIFT} is precise enough")

@@ -27,6 +27,7 @@ so no index ever differs from the float codec's (on the same integer input) by m
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,23 +180,40 @@ def build(params: CodecParams, inp: InputMapping, shift: int) -> FixedPoint:
     return FixedPoint(params.rate_bits, inp, shift, taps, const, gains, d)
 
 
+def largest_proven(build_at: Callable[[int], Any], precise: Callable[[Any], bool], max_shift: int = MAX_SHIFT) -> Any | None:
+    """The design at the largest shift (max_shift down to 1) whose range proof holds, if it is precise enough;
+    None otherwise (a larger shift only adds precision, so no smaller one can do better). Every mode's design
+    searches its shift this way."""
+    for shift in range(max_shift, 0, -1):
+        fp = build_at(shift)
+        if fp.proven:
+            return fp if precise(fp) else None
+    return None
+
+
+def least_precise_shift(build_at: Callable[[int], Any], precise: Callable[[Any], bool]) -> Any:
+    """The design at the smallest shift (1..62) that is precise enough, or at 62: what a refusal names."""
+    return build_at(next((f for f in range(1, 63) if precise(build_at(f))), 62))
+
+
 def design(params: CodecParams, inp: InputMapping) -> FixedPoint:
     """The largest shift F whose range proof holds, refused (WzError) if its taps are too coarse."""
     if not 1 <= params.rate_bits <= 8:
         raise WzError(f"rate must be an integer in 1..8 bits/sample, got {params.rate_bits}")
-    for shift in range(MAX_SHIFT, 0, -1):
-        fp = build(params, inp, shift)
-        if fp.proven:
-            if fp.worst_error_steps <= MAX_ERROR_STEPS:
-                return fp
-            break
-    raise WzError(_refusal(params, inp))
+    fp = largest_proven(lambda f: build(params, inp, f), _precise)
+    if fp is None:
+        raise WzError(_refusal(params, inp))
+    return fp
+
+
+def _precise(fp: FixedPoint) -> bool:
+    return fp.worst_error_steps <= MAX_ERROR_STEPS
 
 
 def _refusal(params: CodecParams, inp: InputMapping) -> str:
     """One line naming the limit that makes every shift fail."""
-    need = next((f for f in range(1, 63) if build(params, inp, f).worst_error_steps <= MAX_ERROR_STEPS), 62)
-    fp = build(params, inp, need)
+    fp = least_precise_shift(lambda f: build(params, inp, f), _precise)
+    need = fp.shift
     bad = next((b for b in fp.range_proof() if not b.ok), None)
     where = (f"at the smallest shift precise to half a quantizer step (F={need}), {bad.what} reaches "
              f"{bad.magnitude} > 2^{LIMIT_BITS}" if bad else f"no shift F <= {MAX_SHIFT} is precise enough")

@@ -53,14 +53,14 @@ class Binning:
             rate = doc["rate_bits"]
             if not isinstance(rate, int) or isinstance(rate, bool) or not 1 <= rate <= 8:
                 raise WzError(f"{where}: rate_bits must be an integer in 1..8, got {shown(rate)}")
-            taps = {k: _floats(doc["taps"].get(k, []), f"taps.{k}", where) for k in ("a", "b", "c", "e")}
+            taps = {k: checked_floats(doc["taps"].get(k, []), f"taps.{k}", where) for k in ("a", "b", "c", "e")}
             if version >= 3:
-                taps["f"] = _floats(doc["taps"].get("f", []), "taps.f", where)
-            norm = {k: _float(doc["normalization"][k], f"normalization.{k}", where, *RANGES[k]) for k in NORMALIZATION}
-            delta = _float(doc["delta"], "delta", where, *RANGES["delta"])
+                taps["f"] = checked_floats(doc["taps"].get("f", []), "taps.f", where)
+            norm = {k: checked_float(doc["normalization"][k], f"normalization.{k}", where, *RANGES[k]) for k in NORMALIZATION}
+            delta = checked_float(doc["delta"], "delta", where, *RANGES["delta"])
             dec = doc.get("decoder", {}) if version >= 2 else {}
-            sigma = (_float(dec.get("sigma", 0.0), "decoder.sigma", where, *RANGES["sigma"]) if isinstance(dec, dict)
-                     else _float(dec, "decoder", where, *RANGES["sigma"]))
+            sigma = (checked_float(dec.get("sigma", 0.0), "decoder.sigma", where, *RANGES["sigma"]) if isinstance(dec, dict)
+                     else checked_float(dec, "decoder", where, *RANGES["sigma"]))
         except (KeyError, TypeError, AttributeError) as exc:
             raise WzError(f"{where}: model file is missing a field ({exc})") from None
         for k in ("a", "b", "c"):
@@ -89,7 +89,7 @@ class Binning:
 BINNING = Binning()
 
 
-def _float(v: Any, name: str, where: str, lo: float = -MAX_TAP, hi: float = MAX_TAP) -> float:
+def checked_float(v: Any, name: str, where: str, lo: float = -MAX_TAP, hi: float = MAX_TAP) -> float:
     """A finite number in [lo, hi], as float; one WzError line otherwise."""
     if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v)):
         raise WzError(f"{where}: {name} must be a finite number, got {shown(v)}")
@@ -99,7 +99,7 @@ def _float(v: Any, name: str, where: str, lo: float = -MAX_TAP, hi: float = MAX_
     return float(v)
 
 
-def _floats(v: Any, name: str, where: str) -> np.ndarray:
+def checked_floats(v: Any, name: str, where: str) -> np.ndarray:
     if not isinstance(v, list) or len(v) > MAX_TAPS:
         raise WzError(f"{where}: {name} must be a list of at most {MAX_TAPS} numbers")
-    return np.array([_float(t, name, where) for t in v], dtype=np.float64)
+    return np.array([checked_float(t, name, where) for t in v], dtype=np.float64)

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from wzcodec.core import kernel
-from wzcodec.core.binning import NORMALIZATION, RANGES, _float, _floats
+from wzcodec.core.binning import NORMALIZATION, RANGES, checked_float, checked_floats
 from wzcodec.core.errors import WzError
 from wzcodec.core.limits import shown
 
@@ -227,8 +227,8 @@ class ClosedLoop:
             thresholds = _ints(quant["thresholds"], "quantizer.thresholds", where, 255, MAX_LEVEL)
             levels = _ints(quant["levels"], "quantizer.levels", where, 256, MAX_LEVEL)
             fine = _int(quant["fine_bits"], "quantizer.fine_bits", where, 0, MAX_FINE_BITS)
-            c, e = _floats(rec["c"], "reconstruction.c", where), _floats(rec["e"], "reconstruction.e", where)
-            norm = {k: _float(doc["normalization"][k], f"normalization.{k}", where, *RANGES[k]) for k in NORMALIZATION}
+            c, e = checked_floats(rec["c"], "reconstruction.c", where), checked_floats(rec["e"], "reconstruction.e", where)
+            norm = {k: checked_float(doc["normalization"][k], f"normalization.{k}", where, *RANGES[k]) for k in NORMALIZATION}
         except (KeyError, TypeError, AttributeError) as exc:
             raise WzError(f"{where}: model file is missing a field ({exc})") from None
         return check(ClosedLoopParams(rate, taps, shift, thresholds, levels, fine, c, e, **norm), where)

@@ -167,14 +167,21 @@ def design_lloyd(base: ClosedLoopParams, segments, sigma: float) -> ClosedLoopPa
     return best[1]
 
 
-def fit_reconstruction(p: ClosedLoopParams, data: TrainData, side_taps: int) -> ClosedLoopParams:
-    """c (over Xt[n..n-2]) and e (over Yn[n..n-side_taps+1]) by least squares on the training part."""
+def board_reconstructions(p: ClosedLoopParams, data: TrainData) -> list[np.ndarray]:
+    """The board's reconstruction Xt (normalized units) of every training segment, each from a primed state."""
+    out = []
+    for x, _ in data.train:
+        xs = to_grid(p, x)
+        out.append(np.array(encode_grid(p, xs, xs[0], xs[0])[1], dtype=np.float64) / UNIT)
+    return out
+
+
+def fit_reconstruction(p: ClosedLoopParams, data: TrainData, side_taps: int, xts: list[np.ndarray] | None = None) -> ClosedLoopParams:
+    """c (over Xt[n..n-2]) and e (over Yn[n..n-side_taps+1]) by least squares on the training part; xts: the
+    board's reconstructions of its segments, if already run (board_reconstructions)."""
     rows, target = [], []
     warm = max(MAX_CONTEXT, side_taps)
-    for x, y in data.train:
-        xs = to_grid(p, x)
-        _, ss, _, _ = encode_grid(p, xs, xs[0], xs[0])
-        xt = np.array(ss, dtype=np.float64) / UNIT
+    for (x, y), xt in zip(data.train, xts if xts is not None else board_reconstructions(p, data)):
         cols = [lag(xt, k) for k in range(MAX_CONTEXT)] + [lag(y, k) for k in range(side_taps)]
         rows.append(np.column_stack(cols)[warm:])
         target.append(x[warm:])
@@ -202,7 +209,8 @@ def train(data: TrainData, cfg: TrainConfig, progress: Progress | None = None) -
             # Y in the reconstruction, or not: a partner channel whose relation to X drifts can cost more than it
             # gives on data the fit never saw, and the validation part is such data
             # or the board's own reconstruction as it is (nothing fitted: what generalizes where the fit does not)
-            fits = [(fit_reconstruction(q, data, side), ""), (fit_reconstruction(q, data, 0), ", without side information"),
+            xts = board_reconstructions(q, data)  # once for both fits
+            fits = [(fit_reconstruction(q, data, side, xts), ""), (fit_reconstruction(q, data, 0, xts), ", without side information"),
                     (q.replace(c=np.ones(1), e=np.zeros(0)), ", the board's reconstruction as it is")]
             for p, how in fits:
                 val = sqnr_db(data.val[0], roundtrip(p, *data.val))

@@ -8,6 +8,7 @@ from typing import Any
 
 from wzcodec.codegen.fixedpoint import InputMapping
 from wzcodec.codegen.mapping import choose_mapping, input_range
+from wzcodec.codegen.profiles import BoardProfile, profile
 from wzcodec.core.errors import WzError
 from wzcodec.core.model_file import Model
 from wzcodec.link.frames import DEFAULT_FRAME_SAMPLES, DEFAULT_HELLO_EVERY, MAX_FRAME_SAMPLES
@@ -28,8 +29,10 @@ def check_frame_settings(frame_samples: int, hello_every: int) -> None:
 
 @dataclass(frozen=True)
 class BoardSettings:
-    """The board's I/O as rendered into main.py and link.py. adc_bits None: readings are raw read_u16() values."""
+    """The board's I/O as rendered into sampler.py and link.py. adc_bits None: readings are raw values (read_u16()
+    or the profile's call). profile: the board family (wzcodec.codegen.profiles)."""
 
+    profile: str = "generic"
     uart_id: int = 1
     baud: int = 115200
     sample_rate: int = 1000  # Hz
@@ -40,7 +43,13 @@ class BoardSettings:
     frame_samples: int = DEFAULT_FRAME_SAMPLES  # link.py: samples per frame (latency vs overhead)
     hello_every: int = DEFAULT_HELLO_EVERY  # link.py: data frames per fingerprint (hello) frame
 
+    @property
+    def kind(self) -> BoardProfile:
+        """The board profile (WzError for an unknown name)."""
+        return profile(self.profile)
+
     def check(self) -> None:
+        kind = self.kind
         for name in ("uart_id", "baud", "sample_rate", "adc_pin", "tx_pin", "rx_pin", "adc_bits"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
@@ -53,8 +62,14 @@ class BoardSettings:
             v = getattr(self, name)
             if v is not None and v > MAX_ID:
                 raise WzError(f"--{name.replace('_', '-')} must lie in 0..{MAX_ID}, got {v}")
-        if self.adc_bits is not None and not 1 <= self.adc_bits <= 16:
-            raise WzError(f"main.py reads a 16-bit read_u16(): --adc-bits must lie in 1..16 (use --input-range otherwise), got {self.adc_bits}")
+        top = kind.adc_read_bits
+        if self.adc_bits is not None and not 1 <= self.adc_bits <= top:
+            raise WzError(f"sampler.py reads a {top}-bit {kind.adc_method}() on a {kind.name} board: --adc-bits must lie in 1..{top} "
+                          f"(use --input-range otherwise), got {self.adc_bits}")
+        if kind.adc_pins is not None and self.adc_pin not in kind.adc_pins:
+            raise WzError(f"a {kind.name} board reads analog on pins {', '.join(map(str, kind.adc_pins))}: --adc-pin {self.adc_pin} is not one")
+        if kind.uarts is not None and self.uart_id not in kind.uarts:
+            raise WzError(f"a {kind.name} board has UART {', '.join(map(str, kind.uarts))} only: --uart {self.uart_id} does not exist")
         check_frame_settings(self.frame_samples, self.hello_every)
 
     @property
@@ -62,8 +77,14 @@ class BoardSettings:
         return round(1_000_000 / self.sample_rate)
 
 
+def profile_defaults(kind: BoardProfile) -> dict[str, int]:
+    """The settings a board profile fills in where the user gave none: uart_id, adc_pin, adc_bits, sample_rate."""
+    return {"uart_id": kind.uarts[0] if kind.uarts else 1, "adc_pin": kind.adc_pin, "adc_bits": kind.adc_bits,
+            "sample_rate": kind.sample_rate}
+
+
 def device_section(inp: InputMapping, board: BoardSettings) -> dict[str, dict[str, Any]]:
-    """The model file's "device" section for a generated folder: numbers only."""
+    """The model file's "device" section for a generated folder: numbers, and the board profile's name."""
     return {"input": {"lo": inp.lo, "hi": inp.hi, "scale": inp.scale, "offset": inp.offset}, "board": asdict(board)}
 
 
@@ -91,7 +112,8 @@ def settings_of(model: Model, frame_samples: int = DEFAULT_FRAME_SAMPLES,
         unknown = sorted(set(given) - known)
         if unknown:
             raise WzError(f"{where}.board has unknown settings {', '.join(k[:40] for k in unknown[:5])}")
-        board = BoardSettings(**{k: None if v is None else _int(v, f"{where}.board.{k}") for k, v in given.items()})
+        board = BoardSettings(**{k: _profile_name(v, f"{where}.board.{k}") if k == "profile" else None if v is None
+                                 else _int(v, f"{where}.board.{k}") for k, v in given.items()})
     except (KeyError, TypeError) as exc:
         raise WzError(f"{where} is incomplete ({exc}): regenerate the folder with `wzcodec codegen`") from None
     try:
@@ -105,6 +127,12 @@ def _in(where: str, section: str, exc: WzError) -> str:
     """A setting's error as found in a model file's device section (not on the command line)."""
     text = str(exc)
     return text if text.startswith(where) else f"{where}.{section}: {text}; regenerate the folder with `wzcodec codegen`"
+
+
+def _profile_name(v: Any, where: str) -> str:
+    if not isinstance(v, str):
+        raise WzError(f"{where} must be a board name, got {type(v).__name__}")
+    return profile(v).name
 
 
 def _int(v: Any, where: str) -> int:

@@ -310,11 +310,13 @@ class ClosedLoopDevice:
     def encoder_context(self, fp: ClosedLoopFixedPoint) -> dict[str, Any]:
         p = fp.params
         table = fp.table
+        wide = max(abs(v) for v in p.levels) > 0x7FFF  # LEVELS as int32 (4 bytes each) only where int16 cannot hold them
         return {"mid": fp.inp.mid, "gain": fp.gain, "gshift": fp.shift, "const": fp.const,
                 "clamp_grid": fp.clamps_grid, "state_max": STATE_MAX, "unset": UNSET,
                 "taps": list(p.taps), "pshift": p.shift, "half": 1 << (p.shift - 1),
                 "fine_bits": p.fine_bits, "q0": fp.q0, "imax": len(table) - 1, "table": list(table),
-                "levels": list(p.levels), "key_bytes": KEY_BYTES, "grid_bits": GRID_BITS}
+                "levels": list(p.levels), "wide_levels": wide, "level_bytes": list(np.asarray(p.levels, "<i4" if wide else "<i2").tobytes()),
+                "key_bytes": KEY_BYTES, "grid_bits": GRID_BITS}
 
     def decoder_context(self, params: ClosedLoopParams) -> dict[str, Any]:
         return {"grid_bits": GRID_BITS, "state_max": STATE_MAX, "key_bytes": KEY_BYTES, "taps": list(params.taps),

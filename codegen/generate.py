@@ -1,5 +1,5 @@
-"""From a model and a board description to the texts of a device folder: encoder.py, link.py and main.py
-(flashed), decoder.py (the host's standalone decoder), stream.py (the emulator's board loop) and model.json
+"""From a model and a board description to the texts of a device folder: encoder.py, link.py, sampler.py and
+main.py (flashed), decoder.py (the host's standalone decoder), stream.py (the emulator's board loop) and model.json
 (the model with the board's settings: what the emulator and the live decoder read)."""
 
 from __future__ import annotations
@@ -9,14 +9,16 @@ from typing import Any
 
 from wzcodec import __version__
 from wzcodec.codegen.board import BoardSettings, device_section
+from wzcodec.codegen.compact import strip_comments
 from wzcodec.codegen.fixedpoint import InputMapping
 from wzcodec.codegen.modes import device_of
 from wzcodec.codegen.render import render
 from wzcodec.core import model_file
+from wzcodec.core.errors import WzError
 from wzcodec.core.packing import group_size
 from wzcodec.link import frames
 
-BOARD_FILES = ("encoder.py", "link.py", "main.py")  # flashed; decoder.py, model.json and stream.py never are
+BOARD_FILES = ("encoder.py", "link.py", "sampler.py", "main.py")  # flashed; decoder.py, model.json and stream.py never are
 
 
 @dataclass(frozen=True)
@@ -45,20 +47,41 @@ def generate(params: Any, inp: InputMapping, board: BoardSettings | None = None,
     }
     group = group_size(params.rate_bits)
     key_bytes = device.key_bytes  # > 0: a keyed mode (its data frames carry the encoder's state)
-    encoder = dict(common, group=group, **device.encoder_context(fp))
-    main = dict(common, uart_id=board.uart_id, baud=board.baud, tx_pin=board.tx_pin, rx_pin=board.rx_pin,
-                adc_pin=board.adc_pin, adc_shift=None if board.adc_bits is None else 16 - board.adc_bits,
-                sample_rate=board.sample_rate, period_us=board.period_us, group=group,
-                group_bytes=group * params.rate_bits // 8, nonce_bytes=frames.NONCE_BYTES, key_bytes=key_bytes)
+    kind = board.kind
+    encoder = dict(common, group=group, extras=kind.extras, **device.encoder_context(fp))
+    sampler = dict(common, machine_api=kind.machine_api, urandom=kind.urandom, adc_read_bits=kind.adc_read_bits, adc_method=kind.adc_method,
+                   uart_id=board.uart_id, baud=board.baud, tx_pin=board.tx_pin, rx_pin=board.rx_pin, adc_pin=board.adc_pin,
+                   adc_shift=None if board.adc_bits is None else kind.adc_read_bits - board.adc_bits,
+                   sample_rate=board.sample_rate, period_us=board.period_us, group=group,
+                   group_bytes=group * params.rate_bits // 8, nonce_bytes=frames.NONCE_BYTES, key_bytes=key_bytes)
     decoder = dict(common, **device.decoder_context(params))
-    link = dict(common, frame_samples=board.frame_samples, hello_every=board.hello_every, key_bytes=key_bytes,
-                **frames.device_constants())
+    wire = frames.device_constants()
+    body = wire["header_bytes"] + key_bytes  # a data frame's first index byte
+    link = dict(common, extras=kind.extras, frame_samples=board.frame_samples, hello_every=board.hello_every, key_bytes=key_bytes, body=body,
+                data_end=body + board.frame_samples * params.rate_bits // 8,
+                data_head=[*wire["sync"], (wire["kind_keyed"] if key_bytes else wire["kind_data"]) | params.rate_bits, board.frame_samples],
+                hello_head=[*wire["sync"], wire["kind_hello"], wire["hello_bytes"], 0, 0, 0, 0, wire["wire_version"], params.rate_bits,
+                            board.frame_samples, board.hello_every], **wire)
     files = {
         "encoder.py": render(device.encoder_template, encoder),
         "link.py": render("link.py.j2", link),
-        "main.py": render("main.py.j2", main),
+        "sampler.py": render("sampler.py.j2", sampler),
+        "main.py": render("main.py.j2", common),
         "decoder.py": render(device.decoder_template, decoder, code=device.decoder_code()),
         "stream.py": render("stream.py.j2", link),
         model_file.FOLDER_MODEL: model_file.to_text(params, training, device_section(inp, board)),
     }
+    if kind.fs_bytes is not None:
+        for name in BOARD_FILES:
+            files[name] = strip_comments(files[name])
+        size = sum(len(files[name].encode()) for name in BOARD_FILES)
+        if size > kind.fs_bytes:
+            raise WzError(f"the board files take {size:,} bytes, more than a {kind.name} board's {kind.fs_bytes:,}: "
+                          "train at a lower rate (--rate) or with fewer taps for this board")
+    if kind.module_bytes is not None:
+        for name in BOARD_FILES:
+            size = len(files[name].encode())
+            if size > kind.module_bytes:
+                raise WzError(f"{name} takes {size:,} bytes, more than a {kind.name} board compiles in its heap "
+                              f"({kind.module_bytes:,}): train at a lower rate (--rate) for this board")
     return Generated(files, fp, fpr)

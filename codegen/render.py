@@ -1,8 +1,8 @@
 """Render the Jinja2 templates from validated numbers only.
 
 Nothing from a model file reaches a template as text: the context may hold only bools, ints, finite
-floats (rendered with repr, which round-trips), None, lists/tuples of those, and two strings checked
-against strict patterns (the 16-hex-digit fingerprint and the package version).
+floats (rendered with repr, which round-trips), None, lists/tuples of those, and three strings checked
+against strict patterns (the 16-hex-digit fingerprint, the package version and a board profile's ADC call).
 
 The one exception is trusted code: source text of wzcodec's own modules (the decoding kernel that
 decoder.py embeds), passed separately as `code` and never taken from a model file.
@@ -21,7 +21,7 @@ from wzcodec import firmware_templates
 
 FINGERPRINT_RE = re.compile(r"[0-9a-f]{16}")
 VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+-]{0,31}")
-TEXT_KEYS = {"fingerprint": FINGERPRINT_RE, "version": VERSION_RE}
+TEXT_KEYS = {"fingerprint": FINGERPRINT_RE, "version": VERSION_RE, "adc_method": re.compile(r"read_u16|read_analog")}
 
 
 def _env() -> jinja2.Environment:

@@ -18,7 +18,7 @@ LAYERS = [
     ["core"],
 ]
 RANK = {pkg: i for i, row in enumerate(LAYERS) for pkg in row}
-GENERATED = {"encoder", "decoder", "link", "main", "stream"}  # the files codegen writes, as import names
+GENERATED = {"encoder", "decoder", "link", "sampler", "main", "stream"}  # the files codegen writes, as import names
 DYNAMIC = {"exec", "eval", "compile", "__import__"}  # builtins that run or load code
 LOADERS = {"import_module", "spec_from_file_location", "module_from_spec", "exec_module", "run_path", "run_module"}
 

@@ -10,25 +10,16 @@ With CI=true a missing VM fails the test instead. See host/emulator/vm/README.md
 """
 from __future__ import annotations
 
-import os
 import subprocess
 
-import pytest
+from conftest import require_runtime
 
 from wzcodec.emulator import micropython
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("true", "1")
-
-
 def require_vm() -> str:
     """Return the node executable; skip the test if the VM is missing (fail under CI=true)."""
-    problem = micropython.problem()
-    if problem:
-        if _in_ci():
-            pytest.fail(f"MicroPython VM unavailable under CI: {problem}", pytrace=False)
-        pytest.skip(f"MicroPython VM unavailable: {problem}")
+    require_runtime("MicroPython VM", micropython.problem())
     return micropython.node()
 
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 import argparse
 import math
 import shlex
+import sys
 from typing import Any
 
 import numpy as np
 
 from wzcodec.cli.util import samples_arg, seed_arg
 from wzcodec.codegen import analysis, flash
-from wzcodec.codegen.board import BoardSettings
+from wzcodec.codegen.board import BoardSettings, profile_defaults
 from wzcodec.codegen.fixedpoint import LIMIT, LIMIT_BITS
 from wzcodec.codegen.generate import BOARD_FILES, generate
 from wzcodec.codegen.mapping import choose_mapping, input_range
 from wzcodec.codegen.modes import device_of
+from wzcodec.codegen.profiles import PROFILES, profile
 from wzcodec.codegen.writer import write_files
 from wzcodec.core import model_file, modes
 from wzcodec.core.errors import WzError
@@ -37,18 +39,24 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "input in the range; prints the proof, the shift F and the fixed-point loss against the float codec.")
     p.add_argument("model", metavar="MODEL.json")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--adc-bits", type=int, metavar="B", help="inputs are B-bit ADC codes 0..2^B-1 (default 12)")
+    g.add_argument("--adc-bits", type=int, metavar="B", help="inputs are B-bit ADC codes 0..2^B-1 (default: the board's, "
+                   "12 on generic, 10 on a micro:bit)")
     g.add_argument("--input-range", type=int, nargs=2, metavar=("LO", "HI"), help="inputs are integers LO..HI")
     p.add_argument("--scale", type=float, metavar="S", help="model units per input step, X = (x_int - O) * S "
                    "(default: the range spans the model mean +- 6 std)")
     p.add_argument("--offset", type=float, metavar="O", help="input value of X = 0 (default: mid-range = model mean)")
     b = p.add_argument_group("board (main.py)")
-    b.add_argument("--uart", type=int, default=1, metavar="ID", help="UART id (default 1)")
+    b.add_argument("--board", default="generic", choices=list(PROFILES),
+                   help="board family: generic (the machine module: RP2040, ESP32, STM32, ...) or microbit (BBC micro:bit v1); "
+                   "default generic")
+    b.add_argument("--uart", type=int, metavar="ID", help="UART id (default 1; the micro:bit has one, 0)")
     b.add_argument("--baud", type=int, default=115200, help="baud rate (default 115200)")
     b.add_argument("--tx-pin", type=int, metavar="GPIO", help="UART TX pin (default: the port's pin for that UART)")
     b.add_argument("--rx-pin", type=int, metavar="GPIO", help="UART RX pin")
-    b.add_argument("--adc-pin", type=int, default=26, metavar="GPIO", help="ADC input pin (default 26, ADC0 on an RP2040)")
-    b.add_argument("--sample-rate", type=int, default=1000, metavar="HZ", help="samples per second (default 1000)")
+    b.add_argument("--adc-pin", type=int, metavar="GPIO", help="ADC input pin (default 26, ADC0 on an RP2040; on a micro:bit "
+                   "pin 0, 1, 2, 3, 4 or 10, default 0)")
+    b.add_argument("--sample-rate", type=int, metavar="HZ", help="samples per second (default 1000; 250 on a micro:bit, which "
+                   "sustains 430-840 Hz: docs/codegen.md)")
     b.add_argument("--frame-samples", type=int, default=DEFAULT_FRAME_SAMPLES, metavar="N",
                    help=f"samples per link frame, a multiple of 8 up to 248: latency vs overhead (default {DEFAULT_FRAME_SAMPLES})")
     b.add_argument("--hello-every", type=int, default=DEFAULT_HELLO_EVERY, metavar="K",
@@ -62,11 +70,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", default="device", metavar="DIR", help="existing output folder (default device/)")
     p.set_defaults(handler=cmd_codegen)
 
-    p = sub.add_parser("flash", help="copy the generated encoder.py and main.py to a board (mpremote)",
-                       description="Copy DIR/encoder.py and DIR/main.py to the board's filesystem with mpremote, then "
-                       "reset it so main.py starts. decoder.py stays on the host.")
+    p = sub.add_parser("flash", help="copy the generated board files to a board (mpremote; microfs on a micro:bit)",
+                       description="Copy DIR's " + ", ".join(BOARD_FILES) + " to the board's filesystem, then reset it so "
+                       "main.py starts; decoder.py, stream.py and model.json stay on the host. A generic board gets them "
+                       "with mpremote, a micro:bit (a folder generated with --board microbit) with microfs; put MicroPython "
+                       "on a micro:bit first with `uflash`.")
     p.add_argument("--port", required=True, help="serial port of the board, e.g. /dev/ttyACM0 or COM3")
     p.add_argument("--dir", default="device", help="folder with the generated files (default device/)")
+    p.add_argument("--board", choices=list(PROFILES), help="the board (default: the one DIR was generated for)")
     p.add_argument("--no-reset", action="store_true", help="do not reset the board after copying")
     p.set_defaults(handler=cmd_flash)
 
@@ -76,12 +87,17 @@ def cmd_codegen(args: argparse.Namespace) -> int:
     params, training = model.params, model.training
     out = check_folder(args.output, (), what="-o")  # first: a typo in -o should not cost a proof and a loss run
     test = _test_data(args, training)  # and a bad --data or --scenario is found before the design is printed
-    lo, hi = input_range(args.adc_bits, tuple(args.input_range) if args.input_range else None)
+    kind = profile(args.board)
+    given = {"uart_id": args.uart, "adc_pin": args.adc_pin, "adc_bits": None if args.input_range else args.adc_bits,
+             "sample_rate": args.sample_rate}
+    defaults = profile_defaults(kind)
+    settings = {k: defaults[k] if v is None else v for k, v in given.items()}
+    if args.input_range:
+        settings["adc_bits"] = None
+    lo, hi = input_range(settings["adc_bits"], tuple(args.input_range) if args.input_range else None)
     inp, notes = choose_mapping(params, lo, hi, args.scale, args.offset)
-    board = BoardSettings(uart_id=args.uart, baud=args.baud, sample_rate=args.sample_rate, adc_pin=args.adc_pin,
-                          tx_pin=args.tx_pin, rx_pin=args.rx_pin,
-                          adc_bits=None if args.input_range else (args.adc_bits or 12),
-                          frame_samples=args.frame_samples, hello_every=args.hello_every)
+    board = BoardSettings(profile=kind.name, baud=args.baud, tx_pin=args.tx_pin, rx_pin=args.rx_pin,
+                          frame_samples=args.frame_samples, hello_every=args.hello_every, **settings)
     gen = generate(params, inp, board, training)
     # before the loss run: never over the model or the recording this command reads (by any name or link)
     check_folder(out, gen.files, inputs=(model.source, args.data), what="-o")
@@ -97,7 +113,7 @@ def cmd_codegen(args: argparse.Namespace) -> int:
         if report.loss_db > LOSS_TARGET_DB:
             print(f"warning: the fixed-point loss exceeds {LOSS_TARGET_DB} dB: narrow the input range or use fewer taps")
     written = write_files(out, gen.files)
-    print("wrote " + ", ".join(str(p) for p in written) + f"  (flash {' and '.join(BOARD_FILES)}; decoder.py is for the host; "
+    print("wrote " + ", ".join(str(p) for p in written) + f"  (flash {', '.join(BOARD_FILES)}; decoder.py is for the host; "
           f"{model_file.FOLDER_MODEL} is what emulate and decode read)")
     return 0
 
@@ -151,6 +167,7 @@ def _loss(params: Any, fp: Any, x: np.ndarray, y: np.ndarray, what: str) -> anal
 
 
 def cmd_flash(args: argparse.Namespace) -> int:
-    cmd = flash.flash(args.port, args.dir, reset=not args.no_reset)
-    print("copied " + " and ".join(BOARD_FILES) + f" to {args.port}: " + shlex.join(cmd[2:]))
+    cmd = flash.flash(args.port, args.dir, reset=not args.no_reset, board=args.board)
+    how = shlex.join(cmd[2:]) if cmd and cmd[0] == sys.executable else "microfs, " + ", ".join(cmd)
+    print("copied " + ", ".join(BOARD_FILES) + f" to {args.port}: {how}")
     return 0

@@ -18,7 +18,7 @@ from wzcodec.core.files import check_output
 from wzcodec.core.metrics import sqnr_db
 from wzcodec.core.modes import hard_sqnr_db
 from wzcodec.data.scenarios import get_scenario
-from wzcodec.emulator.board import Emulator, EmulatorConfig, prepare_device, source_samples
+from wzcodec.emulator.board import BOARDS, Emulator, EmulatorConfig, prepare_device, source_samples
 from wzcodec.emulator.faults import FaultPlan
 from wzcodec.emulator.loopback import loopback
 from wzcodec.evaluation import bounds
@@ -35,11 +35,14 @@ DEFAULT_SEED = 2026
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("emulate", help="run the generated device code in the MicroPython VM as a board on a pty or TCP port",
+    p = sub.add_parser("emulate", help="run the generated device code in the MicroPython VM (or on an emulated micro:bit) "
+                       "as a board on a pty or TCP port",
                        description="Emulate a board: the generated encoder.py, link.py and stream.py run unchanged in the "
                        "MicroPython VM (Node.js), read the board's integers (a scenario or a recording) and write frames to "
                        "a serial link, a pseudo-terminal (its path is printed) or a loopback TCP port, which "
-                       "`wzcodec decode --port` (or any pyserial program) opens like a board.")
+                       "`wzcodec decode --port` (or any pyserial program) opens like a board. With --board microbit, the "
+                       "micro:bit's encoder.py, link.py and sampler.py run on its real firmware under QEMU instead, with the "
+                       "readings handed over its UART.")
     p.add_argument("--model", default=DEFAULT_MODEL, metavar="M",
                    help=f"a model .json, or a folder written by `wzcodec codegen` (default {DEFAULT_MODEL}/)")
     g = p.add_mutually_exclusive_group(required=True)
@@ -49,6 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"samples to stream (scenario default {DEFAULT_SAMPLES}; recording default: all)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"scenario seed (default {DEFAULT_SEED})")
     p.add_argument("--link", default="pty", metavar="pty|tcp:PORT", help="a pseudo-terminal (default) or a loopback TCP port (0: any)")
+    p.add_argument("--board", default="vm", choices=list(BOARDS),
+                   help="vm: the MicroPython WebAssembly VM (default); microbit: the real micro:bit firmware under QEMU "
+                   "(needs qemu-system-arm and firmware-microbit-micropython; one boot, whole frames only)")
     p.add_argument("--sample-rate", type=float, default=0.0, metavar="HZ",
                    help="pace the board's ADC in real time (default: as fast as the reader takes the frames)")
     p.add_argument("--faults", metavar="SPEC", help="e.g. drop=1e-3,flip=1e-3,insert=1e-4,reset=25000,boot=100,seed=1 "
@@ -108,8 +114,10 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     samples = args.samples or (DEFAULT_SAMPLES if args.scenario else 0)
     x, y = source_samples(args.scenario, args.data, samples, args.seed)
     with tempfile.TemporaryDirectory(prefix="wz-device-") as tmp:
-        device = prepare_device(args.model, Path(tmp), args.frame_samples, args.hello_every)
-        emu = Emulator(device, x, y, EmulatorConfig(link=args.link, sample_rate=args.sample_rate, faults=faults))
+        device = prepare_device(args.model, Path(tmp), args.frame_samples, args.hello_every, args.board, args.sample_rate)
+        # the micro:bit paces itself (its sampler on its own clock): the emulator only hands readings over
+        pace = 0.0 if args.board == "microbit" else args.sample_rate
+        emu = Emulator(device, x, y, EmulatorConfig(link=args.link, sample_rate=pace, faults=faults))
         if args.truth:
             emu.truth.save(args.truth)
         print(f"emulator listening on {emu.address}  (model {device.fingerprint}, R = {device.rate_bits}, {len(x)} samples); "

@@ -19,7 +19,7 @@ fingerprints of files written before modes existed stay valid. It is an integrit
 A model file is data from anywhere: at most limits.MODEL_MAX_BYTES (1 MiB) is read, anything that does not
 parse (corrupt text, nesting too deep, integers of more than MAX_INT_DIGITS digits) is one WzError line, the
 mode checks every constant's range (wzcodec.core.limits), the device section holds numbers within
-+-limits.MAX_DEVICE_NUMBER, and the training metadata is an object nested at most MAX_METADATA_DEPTH deep.
++-limits.MAX_DEVICE_NUMBER or short names (DEVICE_NAME), and the training metadata is an object nested at most MAX_METADATA_DEPTH deep.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ FORMAT_VERSION = 4
 READABLE_VERSIONS = (1, 2, 3, 4)
 FOLDER_MODEL = "model.json"  # the copy codegen writes beside the generated files
 MAX_INT_DIGITS = 20  # no integer in a model file needs more (int64 has 19 digits)
+DEVICE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")  # a name in the device section: data, never code
+DEVICE_NAMES = {"profile"}  # the device settings that are names (the board profile); every other one is a number
 MAX_METADATA_DEPTH = 32  # nesting of the free-form training metadata (written back by codegen)
 
 
@@ -200,7 +203,7 @@ def from_document(doc: Any, where: str = "model") -> Model:
 
 
 def _device(device: Any, where: str) -> dict[str, dict[str, Any]]:
-    """The board's settings: sections of numbers (or null), nothing else."""
+    """The board's settings: sections of numbers or null, and short names under DEVICE_NAMES keys; nothing else."""
     if not isinstance(device, dict):
         raise WzError(f"{where} must be an object of sections")
     out: dict[str, dict[str, Any]] = {}
@@ -208,7 +211,11 @@ def _device(device: Any, where: str) -> dict[str, dict[str, Any]]:
         if not isinstance(values, dict):
             raise WzError(f"{where}.{_key(section)} must be an object of numbers")
         for k, v in values.items():
-            if v is not None and not _bounded(v, MAX_DEVICE_NUMBER):
+            if k in DEVICE_NAMES:
+                if not (isinstance(v, str) and DEVICE_NAME.fullmatch(v)):
+                    raise WzError(f"{where}.{_key(section)}.{_key(k)} must be a name ({DEVICE_NAME.pattern}), got {shown(v)}: "
+                                  "regenerate the folder with `wzcodec codegen`")
+            elif v is not None and not _bounded(v, MAX_DEVICE_NUMBER):
                 raise WzError(f"{where}.{_key(section)}.{_key(k)} must be a finite number within +-{MAX_DEVICE_NUMBER:g} or null, "
                               f"got {shown(v)}: regenerate the folder with `wzcodec codegen`")
         out[str(section)] = dict(values)

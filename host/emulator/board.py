@@ -25,23 +25,25 @@ import io
 import json
 import subprocess
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from wzcodec.codegen.board import settings_of
+from wzcodec.codegen.board import MAX_SAMPLE_RATE, profile_defaults, settings_of
 from wzcodec.codegen.generate import generate
 from wzcodec.codegen.modes import DeviceMode, device_of
+from wzcodec.codegen.profiles import MICROBIT
 from wzcodec.core import model_file
 from wzcodec.core.errors import WzError
 from wzcodec.core.files import atomic_write
 from wzcodec.core.packing import group_size
 from wzcodec.data.recordings import load_pairs
 from wzcodec.data.scenarios import realization
-from wzcodec.emulator import micropython
+from wzcodec.emulator import microbit as qemu_microbit
+from wzcodec.emulator import micropython, on_microbit
 from wzcodec.emulator.endpoint import open_endpoint
 from wzcodec.emulator.faults import FaultInjector, FaultPlan
 from wzcodec.link import frames
@@ -49,7 +51,8 @@ from wzcodec.link.frames import DEFAULT_FRAME_SAMPLES, DEFAULT_HELLO_EVERY
 
 REPO = micropython.REPO  # the checkout: `npm ci` puts the VM into its node_modules/
 RUNNER = Path(__file__).resolve().parent / "vm" / "stream.mjs"
-DEVICE_FILES = ("encoder.py", "link.py", "stream.py")
+DEVICE_FILES = ("encoder.py", "link.py", "stream.py")  # what the VM runs
+MICROBIT_FILES = on_microbit.FILES  # what the emulated micro:bit runs (with the emulator's main.py)
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class Device:
     fp: Any  # the mode's proven integer design (has .inp): its numpy reference gives the truth, bit for bit
     device: DeviceMode
     frame_samples: int = DEFAULT_FRAME_SAMPLES  # samples per data frame of the device's link
+    board: str = "vm"  # where it runs: "vm" (the MicroPython VM) or "microbit" (the emulated micro:bit)
 
     @property
     def key_bytes(self) -> int:
@@ -87,22 +91,37 @@ class Device:
         return self.device.keys(self.fp, x_int[:n], self.frame_samples)
 
 
+BOARDS = ("vm", "microbit")  # where the emulator runs the device code
+
+
 def prepare_device(model: str | Path, folder: Path, frame_samples: int = DEFAULT_FRAME_SAMPLES,
-                   hello_every: int = DEFAULT_HELLO_EVERY) -> Device:
-    """Render encoder.py, link.py and stream.py into `folder` from a model file.
+                   hello_every: int = DEFAULT_HELLO_EVERY, board: str = "vm", sample_rate: float = 0.0) -> Device:
+    """Render the device files the emulator runs into `folder` from a model file.
 
     model: a model .json (encoder generated with codegen's default input mapping: a 12-bit ADC spanning
     the model mean +- 6 std, and the given frame settings), or a folder written by `wzcodec codegen`: its
     model.json, whose "device" section holds the mapping and frame settings the folder was generated with.
     Nothing in that folder is run: the files are rendered afresh from the model, as codegen rendered them.
+    board "vm": encoder.py, link.py and stream.py for the MicroPython VM. board "microbit": encoder.py, link.py
+    and sampler.py for the micro:bit profile (same mapping and frames; the stand-in ADC hands the integers over
+    as they are), sampling at `sample_rate` Hz on the board's own clock, or as fast as it can (0).
     """
+    if board not in BOARDS:
+        raise WzError(f"unknown emulated board {board!r}: choose one of {', '.join(BOARDS)}")
     m = model_file.read(model)
-    inp, board = settings_of(m, frame_samples, hello_every)
-    gen = generate(m.params, inp, board)
-    for name in DEVICE_FILES:
+    inp, settings = settings_of(m, frame_samples, hello_every)
+    if board == "vm":  # the VM is a generic port (stream.py drives the full API), whatever the folder was made for
+        settings = replace(settings, profile="generic")
+    else:
+        rate = round(sample_rate) if sample_rate > 0 else MAX_SAMPLE_RATE
+        settings = replace(settings, profile="microbit", adc_bits=None, sample_rate=min(max(rate, 1), MAX_SAMPLE_RATE),
+                           **{k: v for k, v in profile_defaults(MICROBIT).items() if k in ("uart_id", "adc_pin")}, tx_pin=None, rx_pin=None)
+    gen = generate(m.params, inp, settings)
+    names = MICROBIT_FILES if board == "microbit" else DEVICE_FILES
+    for name in names:
         (folder / name).write_text(gen.files[name])
     return Device(folder, gen.fingerprint, m.params.rate_bits, group_size(m.params.rate_bits), gen.fp, device_of(m.params),
-                  board.frame_samples)
+                  settings.frame_samples, board)
 
 
 def node_command() -> str:
@@ -181,7 +200,15 @@ class Emulator:
                            key0=boot_keys[0] if boot_keys else b"")
         if device.key_bytes:
             self.truth.info["boot_keys"] = [k.hex() for k in boot_keys]
-        self.node = node_command()
+        if device.board == "microbit":
+            if len(self.boots) > 1:
+                raise WzError("--faults reset=... needs the VM board: the emulated micro:bit runs one boot")
+            why = qemu_microbit.problem()
+            if why:
+                raise WzError(f"the emulated micro:bit is unavailable: {why}")
+            self.node = None
+        else:
+            self.node = node_command()
         self.endpoint = open_endpoint(config.link)
         self.stats = {"bytes": 0, "frames": 0, "truncated_frames": 0, "unread_bytes": 0}
 
@@ -222,6 +249,11 @@ class Emulator:
 
     def _run_boot(self, b: Boot, tmp: Path, t0: float | None, progress) -> float | None:
         dev = self.device
+        if dev.board == "microbit":
+            stop = b.stop - (b.stop - b.start) % dev.group
+            frames_out = on_microbit.stream_boot(dev.folder, self.x_int[b.start : stop], b.nonce, self.truth.t_in[b.start : stop])
+            self._forward(frames_out, b, stop, progress)
+            return t0
         stop = b.stop - (b.stop - b.start) % dev.group
         samples, timing = tmp / f"in{b.start}.bin", tmp / f"t{b.start}.bin"
         self.x_int[b.start : stop].astype("<i4").tofile(samples)
@@ -237,7 +269,7 @@ class Emulator:
         with open(errors, "wb") as err:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, cwd=REPO)
             try:
-                self._forward(proc, b, stop, progress)
+                self._forward(iter(lambda: proc.stdout.read1(1 << 16), b""), b, stop, progress)
                 rc = proc.wait()
             except BaseException:
                 proc.kill()
@@ -252,17 +284,14 @@ class Emulator:
             t0 = t[0] - b.start / self.cfg.sample_rate  # later boots keep the same clock
         return t0
 
-    def _forward(self, proc: subprocess.Popen, b: Boot, stop: int, progress) -> None:
-        """Device bytes -> frames -> faults -> endpoint; cut off the frame in flight at a restart.
+    def _forward(self, chunks: Iterable[bytes], b: Boot, stop: int, progress) -> None:
+        """Device bytes (in chunks of any size) -> frames -> faults -> endpoint; cut off the frame in flight at a restart.
 
         stop: one past the last sample this boot encodes (its inputs end there).
         """
         pending = b""
         cut = False
-        while True:
-            chunk = proc.stdout.read1(1 << 16)
-            if not chunk:
-                break
+        for chunk in chunks:
             pending += chunk
             while len(pending) >= frames.HEADER_BYTES:
                 size = _frame_size(pending)

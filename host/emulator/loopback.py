@@ -1,4 +1,5 @@
-"""The whole chain in one process: emulated board (MicroPython VM) -> pty or TCP -> pyserial -> live decoder.
+"""The whole chain in one process: emulated board (MicroPython VM, or the emulated micro:bit) -> pty or TCP ->
+pyserial -> live decoder.
 
     truth, session = loopback("models/default.json", x, y)
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +27,18 @@ from wzcodec.link.sideinfo import ArraySideInfo
 
 def loopback(model: str | Path, x: np.ndarray, y: np.ndarray, config: EmulatorConfig | None = None,
              frame_samples: int = DEFAULT_FRAME_SAMPLES, hello_every: int = DEFAULT_HELLO_EVERY,
-             decoder_model: str | Path | None = None, **session: Any) -> tuple[Truth, Session]:
+             decoder_model: str | Path | None = None, board: str = "vm", **session: Any) -> tuple[Truth, Session]:
     """Stream x (model units, shape (n,)) through the emulated board and decode it live with side information y.
 
-    decoder_model: what the host decodes with (default: `model`). session: extra Session arguments
+    decoder_model: what the host decodes with (default: `model`). board: "vm" or "microbit" (prepare_device).
+    session: extra Session arguments
     (max_samples, on_status, ...). Returns the emulator's truth and the finished session.
     """
     config = config or EmulatorConfig()
     with tempfile.TemporaryDirectory(prefix="wz-loopback-") as tmp:
-        device = prepare_device(model, Path(tmp), frame_samples, hello_every)
+        device = prepare_device(model, Path(tmp), frame_samples, hello_every, board, config.sample_rate)
+        if board == "microbit":  # the micro:bit paces itself on its own clock
+            config = replace(config, sample_rate=0.0)
         emu = Emulator(device, x, y, config)
         result: dict[str, Any] = {}
 

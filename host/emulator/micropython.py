@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,10 +191,11 @@ def encoder_case(name: str, params: CodecParams, bits: int, scenario: str, n: in
     return EncoderCase(name, gen.files["encoder.py"], gen.fp, x, j, packing.pack(j, params.rate_bits))
 
 
-def run_encoders(cases: list[EncoderCase], block: int = 1000, timeout: float = 600
+def run_encoders(cases: list[EncoderCase], block: int = 1000, timeout: float = 600, runner: Callable | None = None
                  ) -> tuple[dict[str, tuple[np.ndarray, bytes]], dict[str, tuple[int, int]]]:
     """Run every case's encoder on its inputs in one VM process (vm/vm_encode.py): encode() sample by sample,
-    then encode_block() in blocks of `block` samples.
+    then encode_block() in blocks of `block` samples. runner: another MicroPython with `run`'s signature (e.g.
+    wzcodec.emulator.unix_port.run); default this module's VM.
 
     Returns name -> (indices from encode(), bytes from encode_block()) and name -> (ms encode(), ms encode_block()).
     The packed stream is read back at the reference's length (len(case.packed)).
@@ -202,7 +204,7 @@ def run_encoders(cases: list[EncoderCase], block: int = 1000, timeout: float = 6
     for c in cases:
         files[c.name + ".py"] = c.source
         files[c.name + ".bin"] = c.x.astype("<i4").tobytes()
-    res = run(ENCODE_SCRIPT, files=files, args=[str(block), *(c.name for c in cases)], timeout=timeout, text=False)
+    res = (runner or run)(ENCODE_SCRIPT, files=files, args=[str(block), *(c.name for c in cases)], timeout=timeout, text=False)
     if res.returncode != 0:
         raise RuntimeError(f"VM run failed ({res.returncode}): {res.stderr.decode(errors='replace')[-2000:]}")
     out, off = res.stdout, 0

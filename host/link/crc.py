@@ -45,17 +45,18 @@ TABLE = _table()
 
 
 def _table32() -> tuple[int, ...]:
+    """The reflected CRC-32 table for 4 bits at a time: 16 entries (the device's, in 64 bytes of RAM)."""
     out = []
-    for b in range(256):
+    for b in range(16):
         c = b
-        for _ in range(8):
+        for _ in range(4):
             c = (c >> 1) ^ POLY32_REFLECTED if c & 1 else c >> 1
         out.append(c)
     return tuple(out)
 
 
 TABLE32 = _table32()
-TABLE32_HI = tuple(c >> 16 for c in TABLE32)  # the device's two tables (array("H") of 256 entries each)
+TABLE32_HI = tuple(c >> 16 for c in TABLE32)  # the device's two tables (array("H") of 16 entries each)
 TABLE32_LO = tuple(c & 0xFFFF for c in TABLE32)
 
 
@@ -82,7 +83,9 @@ def crc32_halves(data: bytes | bytearray | memoryview) -> int:
     th, tl = TABLE32_HI, TABLE32_LO
     hi = lo = 0xFFFF
     for b in bytes(data):
-        i = (lo ^ b) & 0xFF
-        lo = (((hi & 0xFF) << 8) | (lo >> 8)) ^ tl[i]
-        hi = (hi >> 8) ^ th[i]
+        lo ^= b
+        for _ in range(2):  # a nibble at a time
+            i = lo & 15
+            lo = (((hi & 15) << 12) | (lo >> 4)) ^ tl[i]
+            hi = (hi >> 4) ^ th[i]
     return ((hi ^ 0xFFFF) << 16) | (lo ^ 0xFFFF)

@@ -29,12 +29,13 @@ reads the field modulo 2^30 (wzcodec.link.live).
 from __future__ import annotations
 
 import binascii
+import struct
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from wzcodec.core.packing import pack, packed_size, unpack
-from wzcodec.link.crc import INIT, INIT32, POLY32_REFLECTED, XOROUT32, crc16
+from wzcodec.link.crc import INIT, INIT32, POLY32_REFLECTED, TABLE32_HI, TABLE32_LO, XOROUT32, crc16
 
 SYNC = b"\xa5\x5a"
 HEADER_BYTES = 8  # sync, kind, N, seq
@@ -142,7 +143,9 @@ def device_constants() -> dict[str, int | list[int]]:
             "seq_mask": SEQ_MODULUS - 1, "crc_bytes": v.crc_bytes,
             # CRC-32 on two 16-bit halves (high, low): no value on the board reaches 2^30
             "crc_poly_halves": [POLY32_REFLECTED >> 16, POLY32_REFLECTED & 0xFFFF],
-            "crc_init_halves": [INIT32 >> 16, INIT32 & 0xFFFF], "crc_xorout_halves": [XOROUT32 >> 16, XOROUT32 & 0xFFFF]}
+            "crc_init_halves": [INIT32 >> 16, INIT32 & 0xFFFF], "crc_xorout_halves": [XOROUT32 >> 16, XOROUT32 & 0xFFFF],
+            # its 16-entry table (4 bits at a time), each half as uint16 little-endian bytes: array("H", b"...") on the board
+            "crc_table_hi_bytes": list(struct.pack("<16H", *TABLE32_HI)), "crc_table_lo_bytes": list(struct.pack("<16H", *TABLE32_LO))}
 
 
 @dataclass(frozen=True)

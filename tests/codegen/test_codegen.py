@@ -32,9 +32,9 @@ from wzcodec.core.errors import WzError
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = REPO / "models" / "default.json"
 DEVICE = REPO / "device"
-CODE_FILES = ("encoder.py", "link.py", "main.py", "decoder.py", "stream.py")
+CODE_FILES = ("encoder.py", "link.py", "sampler.py", "main.py", "decoder.py", "stream.py")
 FILES = (*CODE_FILES, "model.json")
-DEVICE_FILES = ("encoder.py", "link.py", "main.py", "stream.py")  # run by MicroPython (stream.py in the emulator)
+DEVICE_FILES = ("encoder.py", "link.py", "sampler.py", "main.py", "stream.py")  # run by MicroPython (stream.py in the emulator)
 ARCHS = ("armv6m", "armv7m", "xtensawin")
 
 
@@ -83,7 +83,7 @@ def test_mpy_cross_compiles_device_files(tmp_path, arch):
 
 
 def test_device_code_uses_only_micropython_features():
-    allowed_imports = {"array", "micropython", "machine", "time", "encoder", "link", "sys", "os", "random"}
+    allowed_imports = {"array", "micropython", "machine", "time", "gc", "encoder", "link", "sampler", "sys", "os", "random"}
     for name in DEVICE_FILES:
         tree = ast.parse((DEVICE / name).read_text())
         for node in ast.walk(tree):
@@ -208,12 +208,12 @@ def test_decoder_module_embeds_the_kernel_verbatim():
 
 def test_main_renders_board_settings():
     _, gen = generated(uart_id=2, baud=9600, sample_rate=250, adc_pin=28, tx_pin=8, rx_pin=9, adc_bits=10)
-    text = gen.files["main.py"]
+    text = gen.files["sampler.py"]
     for needle in ("_UART_ID = const(2)", "_BAUD = const(9600)", "_PERIOD_US = const(4000)", "_ADC_PIN = const(28)",
                    "_TX_PIN = const(8)", "_RX_PIN = const(9)", "_ADC_SHIFT = const(6)", "tx=machine.Pin(_TX_PIN)"):
         assert needle in text, needle
     _, gen = generated()
-    assert "_TX_PIN" not in gen.files["main.py"] and "machine.UART(_UART_ID, baudrate=_BAUD)" in gen.files["main.py"]
+    assert "_TX_PIN" not in gen.files["sampler.py"] and "machine.UART(_UART_ID, baudrate=_BAUD)" in gen.files["sampler.py"]
 
 
 # ---- nothing from a model file reaches the code as text -------------------------------------------------
@@ -314,7 +314,7 @@ def test_flash_runs_mpremote_copy(monkeypatch, tmp_path):
     monkeypatch.setattr(flash_mod.subprocess, "run", fake_run)
     assert cli(["flash", "--port", str(port), "--dir", str(DEVICE)]) == 0
     assert calls == [[sys.executable, "-m", "mpremote", "connect", str(port), "cp",
-                      str(DEVICE / "encoder.py"), str(DEVICE / "link.py"), str(DEVICE / "main.py"), ":", "+", "reset"]]
+                      str(DEVICE / "encoder.py"), str(DEVICE / "link.py"), str(DEVICE / "sampler.py"), str(DEVICE / "main.py"), ":", "+", "reset"]]
     monkeypatch.setattr(flash_mod.subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", "mpremote: failed to access port\n"))
     with pytest.raises(WzError, match="failed to access"):
         flash_mod.flash(str(port), DEVICE)

@@ -18,7 +18,7 @@ from vm import require_vm, run_in_vm
 
 from wzcodec.codegen import fixedpoint
 from wzcodec.codegen.board import BoardSettings
-from wzcodec.codegen.generate import generate
+from wzcodec.codegen.generate import BOARD_FILES, generate
 from wzcodec.codegen.mapping import choose_mapping
 from wzcodec.emulator.micropython import alloc_and_speed, run_encoders
 from wzcodec.link import frames
@@ -70,8 +70,7 @@ def test_main_loop_sends_the_framed_indices():
         "with open('/u16.bin', 'rb') as f:\n    machine.samples = array('H', f.read())\n"
         f"import main\nmain.run(samples={n})\nprint(repr(machine.opened))\nsys.stdout.buffer.write(machine.sent)\n"
     )
-    res = run_in_vm(script, files={"machine.py": FAKE_MACHINE, "main.py": gen.files["main.py"], "link.py": gen.files["link.py"],
-                                   "encoder.py": gen.files["encoder.py"], "u16.bin": u16.tobytes()}, text=False)
+    res = run_in_vm(script, files={"machine.py": FAKE_MACHINE, **{name: gen.files[name] for name in BOARD_FILES}, "u16.bin": u16.tobytes()}, text=False)
     assert res.returncode == 0, res.stderr.decode()
     head, sent = res.stdout.split(b"\n", 1)
     assert head.decode() == "[('ADC', 27), ('UART', 0, 115200, 4, 5)]"
@@ -90,7 +89,7 @@ def test_main_draws_a_boot_nonce_from_the_best_source():
     params = fixture_model("B", 3)
     gen = generate(params, choose_mapping(params, 0, 4095)[0])
     script = (
-        "import sys, machine\nimport main\n"
+        "import sys, machine\nimport sampler as main\n"
         "a = main.boot_nonce()\nb = main.boot_nonce()\n"  # this VM has no os.urandom: the random fallback
         "print(type(a).__name__, len(a), a != b)\n"
         "class Os:\n    def urandom(self, n):\n        return bytes(range(7, 7 + n))\n"
@@ -99,8 +98,7 @@ def test_main_draws_a_boot_nonce_from_the_best_source():
         "sys.modules['os'] = Nothing()\nsys.modules['random'] = Nothing()\n"
         "import time\nc = main.boot_nonce()\ntime.sleep_ms(3)\nprint(len(c), c != main.boot_nonce())\n"
     )
-    res = run_in_vm(script, files={"machine.py": FAKE_MACHINE, "main.py": gen.files["main.py"], "link.py": gen.files["link.py"],
-                                   "encoder.py": gen.files["encoder.py"]})
+    res = run_in_vm(script, files={"machine.py": FAKE_MACHINE, **{name: gen.files[name] for name in BOARD_FILES}})
     assert res.returncode == 0, res.stderr
     assert res.stdout.split("\n")[:3] == ["bytes 4 True", "0708090a", "4 True"]
 
@@ -121,8 +119,7 @@ def test_main_loop_allocates_nothing_per_sample():
         "    return gc.mem_alloc() - before, uart.count\n"
         "grow(100)\nprint(*grow(100), *grow(600))\n"
     )
-    res = run_in_vm(script, files={"machine.py": FAKE_MACHINE, "main.py": gen.files["main.py"], "link.py": gen.files["link.py"],
-                                   "encoder.py": gen.files["encoder.py"], "u16.bin": u16.tobytes()})
+    res = run_in_vm(script, files={"machine.py": FAKE_MACHINE, **{name: gen.files[name] for name in BOARD_FILES}, "u16.bin": u16.tobytes()})
     assert res.returncode == 0, res.stderr
     a100, n100, a600, n600 = map(int, res.stdout.split())
     framed = [len(frames.stream_bytes(np.zeros(n, np.int64), 5, gen.fingerprint, 64, 32)) for n in (100, 600)]

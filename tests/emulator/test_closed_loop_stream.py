@@ -20,7 +20,7 @@ from fixtures.codegen_support import FAKE_MACHINE
 from vm import require_vm, run_in_vm
 
 from wzcodec.codegen.board import BoardSettings
-from wzcodec.codegen.generate import generate
+from wzcodec.codegen.generate import BOARD_FILES, generate
 from wzcodec.codegen.mapping import choose_mapping
 from wzcodec.codegen.modes import device_of
 from wzcodec.core import model_file, modes
@@ -76,30 +76,30 @@ def stream_args(start: int, flush: bool, nonce: int = NONCE) -> list[str]:
 
 
 def test_only_a_keyed_mode_renders_a_keyed_link():
-    """Binning's link.py, main.py and stream.py are the committed device/ files, byte for byte (nothing of the
+    """Binning's link.py, sampler.py and stream.py are the committed device/ files, byte for byte (nothing of the
     key in them); closed-loop's take the key."""
     params, _ = model_file.load(ROOT / "models" / "default.json")
     inp, _ = choose_mapping(params, 0, 4095)
     gen = generate(params, inp, BoardSettings(adc_bits=12))
-    for name in ("link.py", "main.py", "stream.py"):
+    for name in ("link.py", "sampler.py", "stream.py"):
         assert gen.files[name] == (ROOT / "device" / name).read_text(), name
         assert "key" not in gen.files[name] and "prime" not in gen.files[name], name
     params, _ = model_file.load(model(3))
     gen = generate(params, choose_mapping(params, 0, 4095)[0])
-    link, main, stream = gen.files["link.py"], gen.files["main.py"], gen.files["stream.py"]
-    assert "def __init__(self, uart, nonce, start=0, key=None):" in link and "f[2] = 0x70 | rate" in link
-    assert "self._key(f, _HEAD)\n        _crc(f, 2, _DATA)" in link and "_DATA = const(12)" in link
+    link, main, stream = gen.files["link.py"], gen.files["sampler.py"], gen.files["stream.py"]
+    assert "def __init__(self, uart, nonce, start=0, key=None):" in link and '_DATA_HEAD = b"\\xa5\\x5a\\x73\\x40"' in link
+    assert "self._key(f, 8)\n        _crc(f, 2, _BODY, 0, self._seq)" in link and "_BODY = const(12)" in link
     assert "enc.prime(x)" in main and "link.Link(uart, nonce, 0, enc.key)" in main
     assert "enc.prime(src[0])" in stream and "link.Link(sys.stdout.buffer, nonce, start, enc.key)" in stream
 
 
 def test_keyed_files_compile_for_the_board_and_keep_to_its_rules(tmp_path):
-    """mpy-cross takes the keyed link.py, main.py and stream.py (bytecode and native); link.py still builds no list
+    """mpy-cross takes the keyed link.py, sampler.py, main.py and stream.py (bytecode and native); link.py still builds no list
     and names no integer of 2^30 or more, and nothing but the board's modules is imported."""
     params, _ = model_file.load(model(2))
     gen = generate(params, choose_mapping(params, 0, 4095)[0])
-    allowed = {"array", "micropython", "machine", "time", "encoder", "link", "sys", "os", "random"}
-    for name in ("link.py", "main.py", "stream.py"):
+    allowed = {"array", "micropython", "machine", "time", "encoder", "link", "sampler", "gc", "sys", "os", "random"}
+    for name in ("link.py", "sampler.py", "main.py", "stream.py"):
         src = tmp_path / name
         src.write_text(gen.files[name])
         for emit in ([], ["-X", "emit=native"]):
@@ -203,8 +203,7 @@ def test_keyed_link_allocates_nothing_per_sample(tmp_path):
 
 
 def _main_files(gen, u16: np.ndarray) -> dict:
-    return {"machine.py": FAKE_MACHINE, "main.py": gen.files["main.py"], "link.py": gen.files["link.py"],
-            "encoder.py": gen.files["encoder.py"], "u16.bin": u16.tobytes()}
+    return {"machine.py": FAKE_MACHINE, **{name: gen.files[name] for name in BOARD_FILES}, "u16.bin": u16.tobytes()}
 
 
 @pytest.mark.vm

@@ -28,7 +28,7 @@ class BoardProfile:
     emitters: tuple[str, ...]  # the code emitters the firmware compiles: "native", "viper"
     flasher: str  # "mpremote" or "microfs" (with uflash for the firmware)
     fs_bytes: int | None  # room for files on the board (None: plenty); codegen strips comments and checks the fit
-    extras: bool  # Encoder.encode(x), Encoder.reset() and Link.flush(), which main.py never calls (each costs RAM)
+    extras: bool  # Encoder.encode(x) and Encoder.reset(), which the board loop never calls (each costs RAM)
     module_bytes: int | None  # the largest board file the firmware compiles beside the others (None: no limit)
 
     @property

@@ -8,7 +8,8 @@
 # and its 1 packed byte(s) go to link.Link, which frames them (CRC, sample index, model fingerprint;
 # wzcodec's docs/wire-format.md) and writes each full frame to the UART. Readings are
 # read_u16() >> 4, i.e. 12-bit ADC codes 0..4095.
-# If the loop falls more than a sample period behind, the schedule restarts and `overruns` counts it.
+# If the loop falls more than a sample period behind, the schedule restarts and `overruns` counts it. When it
+# stops (after `samples`, or on Ctrl-C) the samples of the last, shorter frame go out too (Link.flush).
 # At boot it draws the boot nonce (`boot_nonce`) that every hello of this boot carries.
 # main.py loads this module after encoder and link, and runs `run()`. `run(adc, uart, samples, nonce)` also takes
 # stand-ins (anything with read_u16() / write(buf), 4 nonce bytes) for tests. Comments, not docstrings,
@@ -86,20 +87,22 @@ def run(adc=None, uart=None, samples=-1, nonce=None):
     i = 0
     left = samples
     due = time.ticks_us()
-    while left:
-        src[i] = read() >> _ADC_SHIFT
-        i += 1
-        if i == _GROUP:
-            enc.encode_block(src, _GROUP, dst)
-            lk.add(dst)
-            i = 0
-        if left > 0:
-            left -= 1
-        due = time.ticks_add(due, _PERIOD_US)
-        wait = time.ticks_diff(due, time.ticks_us())
-        if wait > 0:
-            time.sleep_us(wait)
-        elif wait < -_PERIOD_US:
-            overruns += 1
-            due = time.ticks_us()
-
+    try:
+        while left:
+            src[i] = read() >> _ADC_SHIFT
+            i += 1
+            if i == _GROUP:
+                enc.encode_block(src, _GROUP, dst)
+                lk.add(dst)
+                i = 0
+            if left > 0:
+                left -= 1
+            due = time.ticks_add(due, _PERIOD_US)
+            wait = time.ticks_diff(due, time.ticks_us())
+            if wait > 0:
+                time.sleep_us(wait)
+            elif wait < -_PERIOD_US:
+                overruns += 1
+                due = time.ticks_us()
+    finally:
+        lk.flush()  # on stop (the count reached, or Ctrl-C): the last, shorter frame goes out too

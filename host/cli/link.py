@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--link", default="pty", metavar="pty|tcp:PORT", help="a pseudo-terminal (default) or a loopback TCP port (0: any)")
     p.add_argument("--board", default="vm", choices=list(BOARDS),
                    help="vm: the MicroPython WebAssembly VM (default); microbit: the real micro:bit firmware under QEMU "
-                   "(needs qemu-system-arm and firmware-microbit-micropython; one boot, whole frames only)")
+                   "(needs qemu-system-arm and firmware-microbit-micropython; one boot, no link faults that restart it)")
     p.add_argument("--sample-rate", type=float, default=0.0, metavar="HZ",
                    help="pace the board's ADC in real time (default: as fast as the reader takes the frames)")
     p.add_argument("--faults", metavar="SPEC", help="e.g. drop=1e-3,flip=1e-3,insert=1e-4,reset=25000,boot=100,seed=1 "

@@ -74,11 +74,13 @@ def test_main_loop_sends_the_framed_indices():
     assert res.returncode == 0, res.stderr.decode()
     head, sent = res.stdout.split(b"\n", 1)
     assert head.decode() == "[('ADC', 27), ('UART', 0, 115200, 4, 5)]"
-    # whole frames of 64 samples (a hello with the fingerprint and this boot's nonce first), exactly as
-    # wzcodec.link.frames builds them
+    # frames of 64 samples (a hello with the fingerprint and this boot's nonce first), the last a short one (main.py
+    # flushes when it stops), exactly as wzcodec.link.frames builds them
     hello = frames.FrameParser().feed(sent)[0]
     assert isinstance(hello, frames.HelloFrame) and hello.version == 2 and hello.nonce is not None
-    expected = frames.stream_bytes(fixedpoint.encode(gen.fp, u16.astype(np.int64) >> 4), 3, gen.fingerprint, 64, 32, nonce=hello.nonce)
+    expected = frames.stream_bytes(fixedpoint.encode(gen.fp, u16.astype(np.int64) >> 4), 3, gen.fingerprint, 64, 32, nonce=hello.nonce,
+                                   flush=True)
+    assert n % 64 and len(frames.FrameParser().feed(sent)) == 1 + -(-n // 64)
     assert sent == expected and len(sent) > 0
 
 
@@ -104,11 +106,12 @@ def test_main_draws_a_boot_nonce_from_the_best_source():
 
 
 def test_main_loop_allocates_nothing_per_sample():
-    """Heap growth of main.run() is the same for 100 and 600 samples: set-up only, nothing per sample."""
+    """Heap growth of main.run() is the same for 128 and 640 samples (whole frames: the flush at the end sends and
+    allocates nothing): set-up only, nothing per sample."""
     require_vm()
     params = fixture_model("C", 5)
     gen = generate(params, choose_mapping(params, 0, 4095)[0], BoardSettings(sample_rate=100_000))
-    u16 = np.random.default_rng(6).integers(0, 1 << 16, 600).astype(np.uint16)
+    u16 = np.random.default_rng(6).integers(0, 1 << 16, 640).astype(np.uint16)
     script = (
         "import gc, machine\nfrom array import array\n"
         "with open('/u16.bin', 'rb') as f:\n    machine.samples = array('H', f.read())\n"
@@ -117,12 +120,12 @@ def test_main_loop_allocates_nothing_per_sample():
         "    adc, uart = machine.ADC(machine.Pin(0)), machine.CountingUART()\n"
         "    gc.collect()\n    before = gc.mem_alloc()\n    main.run(adc, uart, n)\n"
         "    return gc.mem_alloc() - before, uart.count\n"
-        "grow(100)\nprint(*grow(100), *grow(600))\n"
+        "grow(128)\nprint(*grow(128), *grow(640))\n"
     )
     res = run_in_vm(script, files={"machine.py": FAKE_MACHINE, **{name: gen.files[name] for name in BOARD_FILES}, "u16.bin": u16.tobytes()})
     assert res.returncode == 0, res.stderr
     a100, n100, a600, n600 = map(int, res.stdout.split())
-    framed = [len(frames.stream_bytes(np.zeros(n, np.int64), 5, gen.fingerprint, 64, 32)) for n in (100, 600)]
+    framed = [len(frames.stream_bytes(np.zeros(n, np.int64), 5, gen.fingerprint, 64, 32)) for n in (128, 640)]
     assert [n100, n600] == framed  # whole frames of 64 samples, after a hello
     assert a600 == a100, f"main loop allocates: {a100} bytes for 100 samples, {a600} for 600"
 

@@ -24,6 +24,7 @@ from wzcodec.codegen.generate import BOARD_FILES, generate
 from wzcodec.codegen.mapping import choose_mapping
 from wzcodec.codegen.modes import device_of
 from wzcodec.core import model_file, modes
+from wzcodec.core.packing import group_size
 from wzcodec.emulator.board import Emulator, EmulatorConfig, prepare_device
 from wzcodec.emulator.faults import FaultPlan
 from wzcodec.emulator.loopback import loopback
@@ -87,7 +88,7 @@ def test_only_a_keyed_mode_renders_a_keyed_link():
     params, _ = model_file.load(model(3))
     gen = generate(params, choose_mapping(params, 0, 4095)[0])
     link, main, stream = gen.files["link.py"], gen.files["sampler.py"], gen.files["stream.py"]
-    assert "def __init__(self, uart, nonce, start=0, key=None):" in link and '_DATA_HEAD = b"\\xa5\\x5a\\x73\\x40"' in link
+    assert "def __init__(self, uart, nonce, start, key):" in link and '_DATA_HEAD = b"\\xa5\\x5a\\x73\\x40"' in link
     assert "self._key(f, 8)\n        _crc(f, 2, _BODY, 0, self._seq)" in link and "_BODY = const(12)" in link
     assert "enc.prime(x)" in main and "link.Link(uart, nonce, 0, enc.key)" in main
     assert "enc.prime(src[0])" in stream and "link.Link(sys.stdout.buffer, nonce, start, enc.key)" in stream
@@ -152,9 +153,9 @@ def test_stream_py_with_less_than_a_group_sends_nothing(tmp_path):
 
 def test_a_keyed_link_needs_the_key(tmp_path):
     prepare_device(model(4), tmp_path)
-    script = ("import link\ntry:\n    link.Link(None, bytes(4))\nexcept ValueError as e:\n    print(e)\n")
+    script = ("import link\ntry:\n    link.Link(None, bytes(4))\nexcept TypeError as e:\n    print(e)\n")
     r = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0 and "enc.key" in r.stdout, r.stderr
+    assert r.returncode == 0 and "'start' and 'key'" in r.stdout, r.stderr
 
 
 @pytest.mark.vm
@@ -222,17 +223,18 @@ def test_main_primes_with_the_first_reading_and_sends_the_keyed_frames(rate, n):
     hello = frames.FrameParser().feed(r.stdout)[0]
     assert isinstance(hello, frames.HelloFrame) and hello.nonce is not None
     x_int = u16.astype(np.int64) >> 4
-    n_whole = n - n % 64  # whole frames only: main.py never flushes
+    n_sent = n - n % group_size(rate)  # whole groups; main.py flushes the last short frame when it stops
     device = device_of(params)
-    keys = device.keys(gen.fp, x_int[:n_whole], 64)
-    want = frames.stream_bytes(device.reference(gen.fp, x_int[:n_whole]), rate, gen.fingerprint, 64, 32,
-                               nonce=hello.nonce, keys=keys)
-    assert r.stdout == want and len(keys) == n_whole // 64 > 0
+    keys = device.keys(gen.fp, x_int[:n_sent], 64)
+    want = frames.stream_bytes(device.reference(gen.fp, x_int[:n_sent]), rate, gen.fingerprint, 64, 32,
+                               nonce=hello.nonce, keys=keys, flush=True)
+    assert r.stdout == want and len(keys) == -(-n_sent // 64) > 1  # the last frame is the short one
 
 
 @pytest.mark.vm
 def test_keyed_main_loop_allocates_nothing_per_sample():
-    """Heap growth of main.run() is the same for 100 and 600 samples: set-up only, nothing per sample."""
+    """Heap growth of main.run() is the same for 128 and 640 samples (whole frames: the flush at the end sends and
+    allocates nothing): set-up only, nothing per sample."""
     require_vm()
     params, _ = model_file.load(model(5))
     gen = generate(params, choose_mapping(params, 0, 4095)[0], BoardSettings(sample_rate=100_000))
@@ -245,13 +247,13 @@ def test_keyed_main_loop_allocates_nothing_per_sample():
         "    adc, uart = machine.ADC(machine.Pin(0)), machine.CountingUART()\n"
         "    gc.collect()\n    before = gc.mem_alloc()\n    main.run(adc, uart, n)\n"
         "    return gc.mem_alloc() - before, uart.count\n"
-        "grow(100)\nprint(*grow(100), *grow(600))\n"
+        "grow(128)\nprint(*grow(128), *grow(640))\n"
     )
     r = run_in_vm(script, files=_main_files(gen, u16))
     assert r.returncode == 0, r.stderr
     a100, n100, a600, n600 = map(int, r.stdout.split())
     framed = [len(frames.stream_bytes(np.zeros(n, np.int64), 5, gen.fingerprint, 64, 32, keys=[bytes(4)] * (n // 64)))
-              for n in (100, 600)]
+              for n in (128, 640)]
     assert [n100, n600] == framed
     assert a600 == a100, f"main loop allocates: {a100} bytes for 100 samples, {a600} for 600"
 

@@ -1,6 +1,6 @@
-# The emulator's main.py on the emulated micro:bit (MicroPython 1.9, not run by the host): loads wzfeed.py
-# (microbit_feed.py), then the generated encoder, link and sampler one module at a time as the generated main.py
-# does (as small as it, so that the same modules fit), then runs sampler.run() with a stand-in ADC whose
+# The emulator's main.py on the emulated micro:bit (MicroPython 1.9, not run by the host): loads the generated
+# encoder, link and sampler one module at a time as the generated main.py does (as small as it, so that the
+# same modules fit), then wzfeed.py (microbit_feed.py), then runs sampler.run() with a stand-in ADC whose
 # readings come from the host over the UART, and the UART itself as the link's output.
 #
 # Protocol, after the firmware's "soft reboot" line: the board writes ACK (0x06) whenever it wants readings,
@@ -11,16 +11,16 @@
 # DONE (0x04) after the last sample.
 import gc
 
-import wzfeed  # first, in the emptiest heap: it stays small while the others compile
-
-gc.collect()
-import encoder  # noqa: E402, F401
+import encoder  # noqa: F401
 
 gc.collect()
 import link  # noqa: E402, F401
 
 gc.collect()
 import sampler  # noqa: E402
+
+gc.collect()
+import wzfeed  # noqa: E402  (last: small, plain functions)
 
 gc.collect()
 from microbit import uart  # noqa: E402

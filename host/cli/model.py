@@ -17,11 +17,12 @@ from wzcodec.cli.util import (
     seed_arg,
     source_of,
 )
-from wzcodec.core import model_file
+from wzcodec.core import model_file, modes
 from wzcodec.core.files import check_output
 from wzcodec.evaluation import reference
 from wzcodec.evaluation.bounds import MIN_PRIOR_OVER_S, zero_delay_ceiling_db
 from wzcodec.evaluation.workflows import DEFAULT_TEST_SAMPLES, DEFAULT_TEST_SEED, bound_table, evaluate_model, train_model
+from wzcodec.link.frames import DEFAULT_FRAME_SAMPLES, wire_bits_per_sample
 from wzcodec.training.config import RECIPES, TrainConfig
 from wzcodec.training.modes import AUTO, choices
 
@@ -91,7 +92,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         f" (zero-delay ceiling {ceiling:.2f} dB, {ceiling - m['validation_sqnr_db']:.2f} dB above)" if ceiling >= m["validation_sqnr_db"]
         # the ceiling is estimated on the whole source, the validation part may be an easier stretch of it
         else f" (zero-delay ceiling {ceiling:.2f} dB over the whole source; this validation part is easier)")
-    print(f"{out}: R={args.rate} mode={mode} {how} seed={args.seed}  validation SQNR {m['validation_sqnr_db']:.2f} dB{gap}"
+    wire = wire_bits_per_sample(args.rate, key_bytes=modes.of(res.params).key_bytes)
+    print(f"{out}: R={args.rate} ({wire:.2f} bits/sample on the wire at {DEFAULT_FRAME_SAMPLES}-sample frames) mode={mode} {how} "
+          f"seed={args.seed}  validation SQNR {m['validation_sqnr_db']:.2f} dB{gap}"
           f"  ({m['train_seconds']:.1f} s)  fingerprint {model_file.fingerprint(res.params)}")
     if "mode_choice" in m:
         print(f"chose {m['mode_choice']}")
@@ -107,7 +110,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(r)
     else:
-        print(f"{r['source']}, {r['samples']} samples, R={r['rate_bits']} ({r['mode']}):  {evaluation_line(r)}")
+        print(f"{r['source']}, {r['samples']} samples, R={r['rate_bits']} ({r['mode']}; {r['wire_bits_per_sample']:.2f} bits/sample on "
+              f"the wire at {r['frame_samples']}-sample frames):  {evaluation_line(r)}")
     return 0
 
 

@@ -46,6 +46,12 @@ def plot_sqnr_vs_rate(results: dict, path: str | Path, dpi: int = 130) -> Path:
     ax.set_xlabel("rate R (bits/sample)")
     ax.set_ylabel("SQNR (dB)")
     ax.set_xticks(rates)
+    wire = ref.get("wire_bits_per_sample")  # results written before wire bits have none
+    if wire:
+        # what each R costs on the link (envelope and hellos included), on a second axis along the top
+        top = ax.secondary_xaxis("top")
+        top.set_xticks(rates, [f"{w:.2f}" for w in wire], fontsize=7)
+        top.set_xlabel(f"bits/sample on the wire ({ref['frame_samples']}-sample frames)", fontsize=8)
     src = results["source"]
     ax.set_title(f"{src['description']}: {src['label']}" if src.get("label") else src["description"], fontsize=10)
     ax.grid(True, alpha=0.3)

@@ -35,6 +35,7 @@ from wzcodec.evaluation import bounds, reference, workflows
 from wzcodec.evaluation.baselines import GridConfig, exhaustive_search, grid_settings, ignore_si, no_filter
 from wzcodec.evaluation.classic import IMA_RATE, fit_dpcm, fit_ima
 from wzcodec.evaluation.workflows import DEFAULT_TEST_SAMPLES, DEFAULT_TEST_SEED
+from wzcodec.link.frames import DEFAULT_FRAME_SAMPLES, wire_bits_per_sample
 from wzcodec.training.config import TrainConfig
 
 FORMAT = "wzcodec-sweep/1"
@@ -260,7 +261,9 @@ def _reference(source: Source, rates: tuple[int, ...], x: np.ndarray, y: np.ndar
     return {"wz_limit_db": [round(v, 4) for v in bounds.wz_limit_db(spec, rates)],
             "zero_delay_ceiling_db": [None if v is None else round(v, 4) for v in ceiling],
             "si_only_db": round(reference.si_only_db(source) if source.data else reference.si_only_db(source, x, y), 4),
-            "limit_is_estimate": spec.estimated, "seconds": round(time.perf_counter() - t0, 2)}
+            "limit_is_estimate": spec.estimated, "seconds": round(time.perf_counter() - t0, 2),
+            # what R costs on the link at the default framing (binning's frames; a keyed mode's cost a little more)
+            "wire_bits_per_sample": [round(wire_bits_per_sample(r), 4) for r in rates], "frame_samples": DEFAULT_FRAME_SAMPLES}
 
 
 def _summary(label: str, runs: list[dict], rates: tuple[int, ...]) -> dict:
@@ -279,10 +282,13 @@ def to_markdown(results: dict) -> str:
     seeds = results["settings"]["seeds"]
     est = " (Gaussian estimate from the data)" if ref["limit_is_estimate"] else ""
     head = "| method | " + " | ".join(f"R={r}" for r in rates) + " | time (s) |"
+    wire = ref.get("wire_bits_per_sample")  # results written before wire bits have none
     lines = [f"# SQNR (dB) against rate: {results['source']['description']} ({results['source']['label']})", "",
              f"Hard test SQNR on the {results['source']['test']}"
              + (f"; mean over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f"; seed {seeds[0]}") + ".", "",
              head, "|" + "---|" * (len(rates) + 2),
+             *([f"| bits/sample on the wire ({ref['frame_samples']}-sample frames) | " + " | ".join(f"{v:.2f}" for v in wire) + " | |"]
+               if wire else []),
              f"| Wyner-Ziv limit{est} | " + " | ".join(f"{v:.2f}" for v in ref["wz_limit_db"]) + " | |"]
     ceiling = ref.get("zero_delay_ceiling_db") or []  # results written before the ceiling have none
     if any(v is not None for v in ceiling):

@@ -274,6 +274,13 @@ def link_efficiency(rate_bits: int, frame_samples: int = DEFAULT_FRAME_SAMPLES, 
     return frame_samples * rate_bits / (8 * wire)
 
 
+def wire_bits_per_sample(rate_bits: int, frame_samples: int = DEFAULT_FRAME_SAMPLES, hello_every: int = DEFAULT_HELLO_EVERY,
+                         key_bytes: int = 0, version: int = FORMAT_VERSION) -> float:
+    """Bits on the wire per sample at R = rate_bits in steady state (envelope, keys and hellos included): what one
+    sample really costs the link, R / link_efficiency."""
+    return rate_bits / link_efficiency(rate_bits, frame_samples, hello_every, version, key_bytes)
+
+
 def _payload_bytes(k: tuple[WireVersion, str, int], n: int) -> int | None:
     """Payload length a header announces (its KIND's entry and N), or None if the header cannot be a frame."""
     v, what, rate = k

@@ -191,6 +191,11 @@ class Decoder(kernel.ClosedLoopDecoder):
         """Take the state a data frame carries (KEY_BYTES bytes)."""
         self.sync(*kernel.closed_loop_key(key))
 
+    def decode_keyed(self, j: np.ndarray, y: np.ndarray, keys: list[tuple[int, bytes]]) -> np.ndarray:
+        """decode(j, y) taking the key (KEY_BYTES bytes) of every frame at its offset: keys = [(offset, key)],
+        offsets increasing. Bit for bit what decoding frame by frame, sync_key before each, gives."""
+        return self.decode(j, y, [(p, *kernel.closed_loop_key(k)) for p, k in keys])
+
 
 def roundtrip(p: ClosedLoopParams, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """What a booted board and the decoder make of x, y on an unbroken link: X-hat, shape (n,), model units."""

@@ -31,6 +31,8 @@ class Fir:
     def __init__(self, taps):
         """taps: shape (m,), index 0 = the current sample; m = 0 gives zeros."""
         self.taps = np.asarray(taps, dtype=np.float64)
+        # a zero tap adds +-0.0 to a sum that starts at +0.0: the same bits for finite inputs without it
+        self.nonzero = [i for i in range(len(self.taps)) if self.taps[i] != 0]
         self.reset()
 
     def reset(self):
@@ -44,7 +46,7 @@ class Fir:
             return np.zeros(n)
         xp = np.concatenate([self.hist, x])
         out = np.zeros(n)
-        for i in range(m):  # fixed summation order per output, independent of chunking
+        for i in self.nonzero:  # fixed summation order per output, independent of chunking
             out += self.taps[i] * xp[m - 1 - i : m - 1 - i + n]
         if m > 1:
             self.hist = xp[len(xp) - (m - 1) :].copy()
@@ -173,6 +175,7 @@ class Feedback:
 
 
 SOFT_NEIGHBOURS = 3  # cosets each side of the nearest one that the posterior mean sums over
+SOFT_BLOCK = 4096  # samples whose cells are evaluated together (arrays of 2 * (2 * SOFT_NEIGHBOURS + 1) rows)
 
 
 def coset_posterior_mean(j, v, delta, levels, sigma):
@@ -180,34 +183,70 @@ def coset_posterior_mean(j, v, delta, levels, sigma):
 
     The cells of coset j are [m - delta/2, m + delta/2) with m = j*delta + l*J*delta; the sum runs over the
     nearest m and SOFT_NEIGHBOURS on each side. Where every weight underflows (v absurdly far from all of
-    them), the nearest point is returned. Deterministic numpy (norm_cdf below): the same bits everywhere
-    this kernel runs.
+    them), the nearest point is returned. Vectorized over the cells and the samples at once (in blocks of
+    SOFT_BLOCK samples; every sample is computed on its own, so any chunking gives the same bits), and
+    deterministic numpy (norm_tail below): the same bits everywhere this kernel runs.
     """
+    v = np.asarray(v, dtype=np.float64)
+    base_all = np.asarray(j) * delta
+    if base_all.shape != v.shape:
+        base_all = np.broadcast_to(base_all, v.shape)
     alpha = levels * delta
-    base = j * delta
-    nearest = base + np.floor((v - base) / alpha + 0.5) * alpha
-    num = np.zeros(len(v))
-    den = np.zeros(len(v))
-    for k in range(-SOFT_NEIGHBOURS, SOFT_NEIGHBOURS + 1):
-        lo = (nearest + k * alpha - delta / 2 - v) / sigma
-        hi = lo + delta / sigma
-        # mass of [lo, hi) from the nearer tail: no cancellation of two numbers close to 1
-        w = np.where(lo > 0, norm_cdf(-lo) - norm_cdf(-hi), norm_cdf(hi) - norm_cdf(lo))
-        num += v * w + sigma * (norm_pdf(lo) - norm_pdf(hi))
-        den += w
-    ok = den > 0
-    return np.where(ok, num / np.where(ok, den, 1.0), nearest)
+    # the cells' lower edges relative to the nearest point, k = -SOFT_NEIGHBOURS .. SOFT_NEIGHBOURS (a column)
+    offsets = (np.arange(-SOFT_NEIGHBOURS, SOFT_NEIGHBOURS + 1) * alpha - delta / 2)[:, None]
+    cells = len(offsets)
+    out = np.empty(len(v)) if len(v) > SOFT_BLOCK else None
+    for s in range(0, max(len(v), 1), SOFT_BLOCK):
+        vb = v[s : s + SOFT_BLOCK]
+        base = base_all[s : s + SOFT_BLOCK]
+        nearest = base + np.floor((vb - base) / alpha + 0.5) * alpha
+        z = np.empty((2 * cells, len(vb)))  # rows: the lower edges, then the upper ones (units of sigma, around v)
+        lo, hi = z[:cells], z[cells:]
+        np.add(offsets, nearest - vb, out=lo)
+        lo /= sigma
+        np.add(lo, delta / sigma, out=hi)
+        tail = norm_tail(z)  # the smaller tail beyond each edge
+        dens = norm_pdf(z)
+        t_lo, t_hi = tail[:cells], tail[cells:]
+        # the mass of [lo, hi) from the tails: no cancellation of two numbers close to 1
+        w = np.where(lo > 0, t_lo - t_hi, np.where(hi < 0, t_hi - t_lo, (1.0 - t_lo) - t_hi))
+        part = vb * w + sigma * (dens[:cells] - dens[cells:])
+        num, den = part[0].copy(), w[0].copy()
+        for k in range(1, cells):  # a fixed order: the same bits for any block or chunk
+            num += part[k]
+            den += w[k]
+        ok = den > 0
+        mean = np.where(ok, num / np.where(ok, den, 1.0), nearest)
+        if out is None:
+            return mean
+        out[s : s + len(vb)] = mean
+    return out
+
+
+def norm_tail(z):
+    """The smaller tail of the standard normal beyond z, Q(|z|) = erfc(|z|/sqrt 2)/2, elementwise (any shape), via
+    the Chebyshev erfc of Numerical Recipes (fractional error < 1.2e-7 everywhere, the far tails included)."""
+    x = np.abs(z)
+    x *= 1.0 / np.sqrt(2.0)
+    t = 0.5 * x
+    t += 1.0
+    np.reciprocal(t, out=t)
+    p = t * 0.17087277  # Horner, in place
+    for c in (-0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368):
+        p += c
+        p *= t
+    p -= 1.26551223
+    x *= x
+    p -= x
+    np.exp(p, out=p)
+    p *= t
+    p *= 0.5
+    return p
 
 
 def norm_cdf(z):
-    """Standard normal CDF via the Chebyshev erfc of Numerical Recipes (fractional error < 1.2e-7).
-
-    Evaluated in the tail that keeps precision: Phi(z) = erfc(-z/sqrt 2)/2 = 1 - erfc(z/sqrt 2)/2.
-    """
-    x = np.abs(z) / np.sqrt(2.0)
-    t = 1.0 / (1.0 + 0.5 * x)
-    tail = 0.5 * t * np.exp(-x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
-        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
+    """Standard normal CDF, elementwise, from the tail that keeps precision: Phi(z) = Q(-z) for z < 0, 1 - Q(z)."""
+    tail = norm_tail(z)
     return np.where(z < 0, tail, 1.0 - tail)
 
 
@@ -328,16 +367,47 @@ class ClosedLoopDecoder:
     def sync(self, s1, s2):
         """Take the encoder's state (s[n-1], s[n-2]) before the next sample: from here on the output is exact."""
         self.s1, self.s2 = int(s1), int(s2)
+        self._key_history(s1, s2)
+
+    def _key_history(self, s1, s2):
+        """The reconstruction filter's history as a key (s[n-1], s[n-2]) gives it."""
         m = len(self.fir_c.hist)
         if m:  # older history than the key holds: s[n-2] (exact at a boot, where the board primed both with it)
             past = np.array([s2] * max(m - 2, 0) + [s2, s1], dtype=np.float64) * self.unit
             self.fir_c.hist = past[len(past) - m :]
 
-    def decode(self, j, y):
-        """j: indices shape (n,) (< 0: not received), y: side information shape (n,) -> X-hat shape (n,) float64."""
-        states, self.s1, self.s2 = closed_loop_states(np.asarray(j, dtype=np.int64).tolist(), self.s1, self.s2,
-                                                      self.taps, self.shift, self.levels, self.state_max)
+    def decode(self, j, y, keys=()):
+        """j: indices shape (n,) (< 0: not received), y: side information shape (n,) -> X-hat shape (n,) float64.
+
+        keys: (position, s1, s2) triples, positions increasing in 0..n: the encoder's state before sample
+        `position` (a frame's key). The result is that of decoding up to each position, sync(s1, s2) there and
+        decoding on, bit for bit; a key equal to the decoder's own state changes nothing, so the filters run
+        over the whole call and only a key that disagrees (after lost indices, a restart) splits them.
+        """
+        jl = np.asarray(j, dtype=np.int64).tolist()
+        args = (self.taps, self.shift, self.levels, self.state_max)
+        short = len(self.fir_c.hist) <= 2  # the state (s1, s2) is then the whole history a key sets
+        states, cuts, pos, s1, s2 = [], [], 0, self.s1, self.s2
+        for p, k1, k2 in keys:
+            seg, s1, s2 = closed_loop_states(jl[pos:p], s1, s2, *args)
+            states += seg
+            pos = p
+            if not short or k1 != s1 or k2 != s2:
+                cuts.append((p, int(k1), int(k2)))
+                s1, s2 = int(k1), int(k2)
+        seg, self.s1, self.s2 = closed_loop_states(jl[pos:], s1, s2, *args)
+        states += seg
         xt = np.array(states, dtype=np.float64) * self.unit
+        if cuts:
+            parts, a = [], 0
+            for p, k1, k2 in cuts:
+                parts.append(self.fir_c(xt[a:p]))
+                self._key_history(k1, k2)
+                a = p
+            parts.append(self.fir_c(xt[a:]))
+            xc = np.concatenate(parts)
+        else:
+            xc = self.fir_c(xt)
         yn = (np.asarray(y, dtype=np.float64) - self.y_offset) / self.y_scale
-        xn = self.fir_c(xt) + self.fir_e(yn)
+        xn = xc + self.fir_e(yn)
         return xn * self.x_scale + self.x_offset

@@ -21,6 +21,9 @@ Nothing is shifted, and alignment is proven by the stream, never assumed (docs/l
   samples are counted, never allocated), and only the last GAP_FEED samples before it go through the
   filters.
 
+Frames that follow one another and have their side information are decoded in one call (every filter is
+chunking-invariant: the same bits as one call per frame), so a burst costs little more than its samples.
+
 Gaps become LOST runs, and the side information filter keeps running through a gap (Y is known there), so
 the damage ends `settle` samples after it. A mode whose encoder has a state (closed-loop) sends it in every
 data frame (a key): the decoder takes it at the frame that ends a gap, and is exact again from there.
@@ -50,6 +53,7 @@ GAP_FEED = 4096  # of a longer gap only the last GAP_FEED samples go through the
 MAX_WAITING = 1 << 20  # samples queued for side information before the oldest are decoded without it
 NONCES_KEPT = 256  # boot nonces remembered to recognise a replayed hello
 CONFIRM_FRAMES = 32  # a frame after a gap is confirmed by one that follows it within this many frames
+BATCH_SAMPLES = 1 << 16  # consecutive frames decoded in one call (and output as one chunk): at most about this many samples
 
 
 class ModelMismatch(WzError):
@@ -355,8 +359,7 @@ class LiveDecoder:
             if s < nxt:  # the decoder's own state is right at nxt; the key was for sample s
                 j, s, key = j[nxt - s :], nxt, b""
             stop = s + len(j)
-            late = self._work_samples() > MAX_WAITING  # Y that late counts as missing
-            if self.side.fetch(stop) < stop and not (self.side.ended or final or late):
+            if not self._ready(stop, final):
                 break
             self._work.popleft()
             if s - nxt > self.max_gap:  # a resync: the skipped samples are counted, not output
@@ -368,70 +371,107 @@ class LiveDecoder:
                 out.append(self._emit(nxt, np.full(n, np.nan), np.full(n, LOST, np.uint8), np.full(n, -1, np.int16)))
                 nxt = self._next
                 self._keyed_exact = False  # the decoder skipped these samples: only a key restores its state
-            out.append(self._decode(nxt, s, j, key))
-            self.stats.data_frames += 1
+            # the frames that continue this one and have their side information go into the same decode call: the
+            # same bits as one call per frame (every filter is chunking-invariant), at a fraction of the cost
+            batch = [(s, j, key)]
+            while self._work and stop - nxt < BATCH_SAMPLES:
+                s2, j2, key2 = self._work[0]
+                if s2 != stop or not self._ready(s2 + len(j2), final):
+                    break
+                self._work.popleft()
+                batch.append((s2, j2, key2))
+                stop = s2 + len(j2)
+            out.append(self._decode(nxt, batch))
+            self.stats.data_frames += len(batch)
         return out
+
+    def _ready(self, stop: int, final: bool) -> bool:
+        """The queued frame ending before `stop` can be decoded now: its side information is there, or will not come
+        (the source ended, the session ends, or Y that late counts as missing)."""
+        late = self._work_samples() > MAX_WAITING
+        return self.side.fetch(stop) >= stop or self.side.ended or final or late
 
     def _work_samples(self) -> int:
         return self._work[-1][0] + len(self._work[-1][1]) - self._work[0][0] if self._work else 0  # (start, indices, key)
 
-    def _decode(self, nxt: int, s: int, j: np.ndarray, key: bytes = b"") -> Chunk:
-        """Samples nxt .. s-1 are lost, s .. s+len(j)-1 carry indices j; key: the encoder's state before s."""
-        stop = s + len(j)
+    def _decode(self, nxt: int, batch: list[tuple[int, np.ndarray, bytes]]) -> Chunk:
+        """Samples nxt .. s-1 are lost, then the frames of `batch`, (start, indices, key) each, follow one another
+        from s = batch[0][0]; a key: the encoder's state before its frame's first sample."""
+        s = batch[0][0]
+        stop = batch[-1][0] + len(batch[-1][1])
         n = stop - nxt
         idx = np.full(n, -1, np.int16)
-        idx[s - nxt :] = j
+        idx[s - nxt :] = batch[0][1] if len(batch) == 1 else np.concatenate([f[1] for f in batch])
         status = np.full(n, OK, np.uint8)
         status[: s - nxt] = LOST
         y = self.side.values(nxt, stop)
         no_y = np.isnan(y)
+        missing = bool(no_y.any())
         # lost samples still feed Y through the filters (decoded from Y alone), so only `settle` samples suffer
-        y_in = np.where(no_y, self.model.y_fill, y)
+        y_in = np.where(no_y, self.model.y_fill, y) if missing else y
         keyed = self.model.key_bytes > 0
-        if key:  # the gap's samples, then the encoder's state at s: exact from s on
-            lost = self._dec.decode(idx[: s - nxt].astype(np.int64), y_in[: s - nxt])
-            self._dec.sync_key(key)
-            self._keyed_exact = True
-            x_hat = np.concatenate([lost, self._dec.decode(idx[s - nxt :].astype(np.int64), y_in[s - nxt :])])
+        if keyed:  # every frame's key at its own sample: exact from the frame that ends a gap on
+            x_hat = self._decode_keyed(idx.astype(np.int64), y_in, [(fs - nxt, k) for fs, _, k in batch if k])
         else:
             x_hat = self._dec.decode(idx.astype(np.int64), y_in)  # -1: not received, decoded from Y alone
-        # a key ends the damage of lost indices at s; a missing Y still needs `settle` samples
-        bad = ((status == LOST) & (not keyed)) | no_y
-        if keyed:
-            if not key and s > nxt:  # lost samples went through the recursion, and no key followed them
-                self._keyed_exact = False
-            if not self._keyed_exact:  # (a frame whose key was cut off by an overlap): not OK until the next key
-                status[status == OK] = SETTLING
-        status[no_y & (status == OK)] = NO_SIDE
-        pos = np.arange(nxt, stop)
-        # a pseudo-disturbance just before each restart: the encoder's history starts from zero there
-        marks = np.where(bad, pos, -1)
-        for b in self._boots:
-            if nxt < b <= stop:
-                marks[b - nxt - 1] = b - 1
-            elif b == nxt:
-                self._settle_until = max(self._settle_until, b + self.model.settle)
-        self._boots = [b for b in self._boots if b > stop]
-        last_bad = np.maximum.accumulate(marks)
-        until = np.maximum(self._settle_until, np.where(last_bad >= 0, last_bad + 1 + self.model.settle, 0))
-        status[(status == OK) & (pos < until)] = SETTLING
-        self._settle_until = int(until[-1]) if n else self._settle_until
-        x_hat[(status == LOST) | (status == NO_SIDE)] = np.nan
+        if missing:
+            status[no_y & (status == OK)] = NO_SIDE
+        if keyed:  # a key ends the damage of lost indices at its frame; a missing Y still needs `settle` samples
+            for i, (fs, fj, k) in enumerate(batch):
+                if k:
+                    self._keyed_exact = True
+                elif i == 0 and fs > nxt:  # lost samples went through the recursion, and no key followed them
+                    self._keyed_exact = False
+                if not self._keyed_exact:  # (a frame whose key was cut off by an overlap): not OK until the next key
+                    part = status[fs - nxt : fs - nxt + len(fj)]
+                    part[part == OK] = SETTLING
+        if missing or (s > nxt and not keyed) or self._boots or self._settle_until > nxt:
+            bad = ((status == LOST) & (not keyed)) | no_y
+            pos = np.arange(nxt, stop)
+            marks = np.where(bad, pos, -1)
+            for b in self._boots:  # a restart at b: the encoder's history starts from zero there, as after a
+                if nxt < b < stop:  # disturbance at b - 1 (b - 1 itself is the old boot's, and exact)
+                    marks[b - nxt] = max(marks[b - nxt], b - 1)
+                elif b == nxt:
+                    self._settle_until = max(self._settle_until, b + self.model.settle)
+            self._boots = [b for b in self._boots if b >= stop]  # (one at stop: the next chunk starts there)
+            last_bad = np.maximum.accumulate(marks)
+            until = np.maximum(self._settle_until, np.where(last_bad >= 0, last_bad + 1 + self.model.settle, 0))
+            status[(status == OK) & (pos < until)] = SETTLING
+            self._settle_until = int(until[-1]) if n else self._settle_until
+        # (otherwise nothing before or in these samples disturbs them: no settling to mark)
+        if missing or s > nxt:
+            x_hat[(status == LOST) | (status == NO_SIDE)] = np.nan
         return self._emit(nxt, x_hat, status, idx)
+
+    def _decode_keyed(self, j: np.ndarray, y: np.ndarray, keys: list[tuple[int, bytes]]) -> np.ndarray:
+        """decode(j, y), taking each key (offset, bytes) at its offset: in one call where the mode's decoder can
+        (decode_keyed), otherwise piece by piece with sync_key between them."""
+        dec = self._dec
+        if hasattr(dec, "decode_keyed"):
+            return dec.decode_keyed(j, y, keys)
+        parts, a = [], 0
+        for p, k in keys:
+            parts.append(dec.decode(j[a:p], y[a:p]))
+            dec.sync_key(k)
+            a = p
+        parts.append(dec.decode(j[a:], y[a:]))
+        return np.concatenate(parts)
 
     def _emit(self, start: int, x_hat: np.ndarray, status: np.ndarray, idx: np.ndarray) -> Chunk:
         st = self.stats
-        lost = status == LOST
+        ok, lost_n, settling, no_side = np.bincount(status, minlength=4)[:4].tolist()  # OK, LOST, SETTLING, NO_SIDE
         st.samples += len(status)
-        st.ok += int(np.count_nonzero(status == OK))
-        st.settling += int(np.count_nonzero(status == SETTLING))
-        st.lost_samples += int(np.count_nonzero(lost))
-        st.no_side_samples += int(np.count_nonzero(status == NO_SIDE))
-        if lost.any():
+        st.ok += ok
+        st.settling += settling
+        st.lost_samples += lost_n
+        st.no_side_samples += no_side
+        if lost_n:
+            lost = status == LOST
             starts = int(np.count_nonzero(lost[1:] & ~lost[:-1])) + int(lost[0])
             prev_lost = self._last_lost
             st.gaps += starts - int(prev_lost and lost[0])
-        self._last_lost = bool(lost[-1]) if len(lost) else self._last_lost
+        self._last_lost = bool(status[-1] == LOST) if len(status) else self._last_lost
         self._next = start + len(status)
         self.side.release(self._next)
         return Chunk(start, x_hat, status, idx)

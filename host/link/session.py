@@ -20,10 +20,11 @@ from wzcodec.core.errors import WzError
 from wzcodec.core.metrics import sqnr_db
 from wzcodec.link.frames import FrameParser
 from wzcodec.link.live import LOST, NO_SIDE, Chunk, LiveDecoder
-from wzcodec.link.port import READ_TIMEOUT_S
+from wzcodec.link.port import READ_TIMEOUT_S, PortReader
 
 GARBAGE_LIMIT = 4096  # bytes without a single valid frame before we call it the wrong baud rate
 SIDE_GRACE_S = 2.0  # after the link ends, how long to wait for side information that makes no progress
+IDLE_WAIT_S = 0.25  # longest wait for data in one read when nothing else needs the session (ports with a descriptor)
 
 
 @dataclass
@@ -60,7 +61,9 @@ class Session:
     """Reads a port, parses frames, decodes live; keeps every output sample until `output()`.
 
     max_samples: stop after this many output samples. idle_timeout: stop when nothing arrives for this
-    long (s). on_status: called about every `status_every` s with the status line text.
+    long (s). on_status: called about every `status_every` s with the status line text (at the session's
+    wake-ups: data, or every IDLE_WAIT_S at most). The session owns the port: it reads it in pieces
+    (wzcodec.link.port.PortReader, which sets its timeout) and closes it at the end.
     """
 
     port: object
@@ -73,6 +76,7 @@ class Session:
     parser: FrameParser = field(default_factory=FrameParser)
 
     def __post_init__(self):
+        self.reader = PortReader(self.port)  # whatever has arrived, in one read: never a byte at a time
         self.chunks: list[Chunk] = []
         self.times: list[float] = []
         self.decoded_span = 0  # samples kept so far
@@ -91,8 +95,13 @@ class Session:
         last_byte = time.monotonic()
         try:
             while not self.ended_by:
+                # frames that wait for side information from a live source are looked at again soon; otherwise
+                # only data (or the idle timeout) needs us: no wake-ups in between (Ctrl-C interrupts the wait)
+                wait = READ_TIMEOUT_S if self.decoder.waiting else IDLE_WAIT_S
+                if self.idle_timeout is not None:
+                    wait = min(wait, max(last_byte + self.idle_timeout - time.monotonic(), 0.0) + READ_TIMEOUT_S / 5)
                 try:
-                    data = self.port.read(max(1, self.port.in_waiting))
+                    data = self.reader.read(wait)
                 except (serial.SerialException, OSError):
                     self.ended_by = "link closed"
                     break
@@ -206,6 +215,7 @@ class Session:
             "skipped_samples": ls.skipped_samples,
             "side_bad_lines": self.decoder.side.bad_lines,
             "bytes": ps.bytes_in,
+            "reads": self.reader.reads,
             "garbage_bytes": ps.garbage_bytes,
             "first_index": int(out["index"][0]) if len(status) else None,
             "fingerprint": self.decoder.device_fingerprint,

@@ -31,6 +31,7 @@ import numpy as np
 
 from wzcodec.core.errors import WzError
 from wzcodec.data.recordings import read_table
+from wzcodec.link.port import READ_TIMEOUT_S, PortReader
 
 MAX_AHEAD = 1 << 22  # samples (70 min at 1 kHz, 32 MiB of float64) a value may lie beyond the window's start
 
@@ -142,6 +143,7 @@ class PortSideInfo(SideInfo):
     def __init__(self, port) -> None:
         super().__init__()
         self._port = port
+        self.reader = PortReader(port)  # whatever has arrived, in one read: never a byte at a time
         self._lock = threading.Lock()
         self._next = 0  # implicit index of the next value-only line
         self._thread = threading.Thread(target=self._run, name="side-info-port", daemon=True)
@@ -153,7 +155,7 @@ class PortSideInfo(SideInfo):
         pending = b""
         try:
             while not self.ended:
-                chunk = self._port.read(self._port.in_waiting or 1)
+                chunk = self.reader.read(READ_TIMEOUT_S)
                 if not chunk:
                     continue
                 *lines, pending = (pending + chunk).split(b"\n")

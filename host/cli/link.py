@@ -192,6 +192,8 @@ def describe(s: dict) -> str:
     text = (f"decoded {s['decoded_samples']} of {s['samples']} samples ({s['lost_samples']} lost in {s['gaps']} gaps, "
             f"{s['settling_samples']} settling, {s['no_side_samples']} without side information); {s['frames_ok']} frames ok, "
             f"{s['crc_errors']} CRC errors, {s['resets']} device restarts; ended by {s['ended_by']}")
+    if s.get("wire_bits_per_sample") is not None:
+        text += f"; {s['wire_bits_per_sample']:.2f} bits/sample on the wire"
     dropped = {k: s.get(k) for k in ("rejected_frames", "stale_frames", "replayed_hellos") if s.get(k)}
     if dropped:
         text += "; dropped " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in dropped.items())

@@ -215,6 +215,8 @@ class Session:
             "skipped_samples": ls.skipped_samples,
             "side_bad_lines": self.decoder.side.bad_lines,
             "bytes": ps.bytes_in,
+            # what the link carried per output sample: envelope, hellos, keys and any garbage included
+            "wire_bits_per_sample": round(8 * ps.bytes_in / len(status), 4) if len(status) else None,
             "reads": self.reader.reads,
             "garbage_bytes": ps.garbage_bytes,
             "first_index": int(out["index"][0]) if len(status) else None,

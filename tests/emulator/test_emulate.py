@@ -145,6 +145,8 @@ def test_live_output_equals_offline_decode(scenario, rate):
     assert np.array_equal(out["j"], truth.j)  # the VM's indices, as the integer reference computes them
     assert np.array_equal(out["x_hat"], offline)
     assert s.summary()["sqnr_db"] == pytest.approx(codec.sqnr_db(x, offline), abs=1e-4)
+    # the link's real cost per sample is the format's arithmetic (a partial last frame and the end frame aside)
+    assert s.summary()["wire_bits_per_sample"] == pytest.approx(frames.wire_bits_per_sample(rate), rel=2e-3)
 
 
 def test_committed_device_folder_runs_unchanged(tmp_path):

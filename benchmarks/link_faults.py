@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from wzcodec.core import codec, model_file
+from wzcodec.data.scenarios import slow_sensor
 from wzcodec.emulator.board import EmulatorConfig, source_samples
 from wzcodec.emulator.faults import FaultPlan
 from wzcodec.emulator.loopback import loopback
@@ -49,16 +50,6 @@ OTHER = REPO / "tests" / "fixtures" / "models" / "C_R4.json"
 RATES = (1e-3, 1e-2, 5e-2)
 BOOT = 100  # samples a restart leaves unsampled
 
-
-def slow_stream(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A fresh stream of the slow sensor the closed-loop fixtures were trained on (AR(1), rho 0.995, Y = X + noise)."""
-    rng = np.random.default_rng(seed)
-    w = rng.normal(0.0, np.sqrt(1 - 0.995**2), n)
-    x = np.zeros(n)
-    x[0] = rng.normal()
-    for i in range(1, n):
-        x[i] = 0.995 * x[i - 1] + w[i]
-    return x, x + rng.normal(0.0, 1.0, n)
 
 
 def offline(model: Path, truth, y: np.ndarray) -> np.ndarray:
@@ -95,7 +86,7 @@ def inexact_after_a_frame(status: np.ndarray, idx: np.ndarray, x_hat: np.ndarray
 
 def fault_run(model: str, rate: float, seed: int, n: int) -> dict:
     path = MODELS[model]
-    x, y = slow_stream(n, 10_000 + seed) if model == "closed-loop" else source_samples("A", None, n, 10_000 + seed)
+    x, y = slow_sensor(n, 10_000 + seed) if model == "closed-loop" else source_samples("A", None, n, 10_000 + seed)
     resets = sorted(np.random.default_rng(seed).choice(np.arange(n // 8, n - n // 8, 64), 2, replace=False).tolist())
     plan = FaultPlan.parse(f"drop={rate},flip={rate},reset={resets[0]}/{resets[1]},boot={BOOT},seed={seed}")
     truth, s = loopback(path, x, y, EmulatorConfig(faults=plan))

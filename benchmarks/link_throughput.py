@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import math
 import os
 import pickle
 import statistics
@@ -47,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from wzcodec.core import closed_loop, codec, model_file
+from wzcodec.data.scenarios import slow_sensor
 from wzcodec.emulator.board import source_samples
 from wzcodec.emulator.faults import FaultInjector, FaultPlan
 from wzcodec.link import frames
@@ -72,16 +72,6 @@ def best(fn, reps: int = 3) -> float:
     return min(times)
 
 
-def slow_stream(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The slow sensor the closed-loop fixtures were trained on (AR(1), rho 0.995, Y = X + unit noise)."""
-    rng = np.random.default_rng(seed)
-    w = rng.normal(0.0, math.sqrt(1 - 0.995**2), n)
-    x = np.zeros(n)
-    x[0] = rng.normal()
-    for i in range(1, n):
-        x[i] = 0.995 * x[i - 1] + w[i]
-    return x, x + rng.normal(0.0, 1.0, n)
-
 
 def stream(mode: str, n: int, frame: int = F) -> tuple[list[tuple[int, bytes]], np.ndarray, np.ndarray]:
     """What a booted device sends for n samples of the mode's reference source in frames of `frame` samples:
@@ -89,7 +79,7 @@ def stream(mode: str, n: int, frame: int = F) -> tuple[list[tuple[int, bytes]], 
     path = MODELS[mode]
     m = model_file.read(path)
     if mode == "closed-loop":
-        x, y = slow_stream(n, 2026)
+        x, y = slow_sensor(n, 2026)
         enc = closed_loop.Encoder(m.params)
         enc.prime(x)
         keys, parts = [], []

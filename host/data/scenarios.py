@@ -107,3 +107,15 @@ def realization(name: str, n: int, seed: int, stream: str = "test", index: int =
     """A reproducible realization of scenario `name`: (x, y), each shape (n,)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, STREAMS[stream], index]))
     return get_scenario(name).simulate(n, rng)
+
+
+def slow_sensor(n: int, seed: int, mean: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The slow test sensor the closed-loop fixtures were trained on: X an AR(1) with rho = 0.995 and unit variance
+    (plus `mean`), Y = X + unit-variance noise; float64, shape (n,) each."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0.0, np.sqrt(1 - 0.995**2), n)
+    x = np.empty(n)
+    x[0] = rng.normal()
+    for i in range(1, n):
+        x[i] = 0.995 * x[i - 1] + w[i]
+    return mean + x, mean + x + rng.normal(0.0, 1.0, n)

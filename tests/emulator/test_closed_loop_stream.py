@@ -25,6 +25,7 @@ from wzcodec.codegen.mapping import choose_mapping
 from wzcodec.codegen.modes import device_of
 from wzcodec.core import model_file, modes
 from wzcodec.core.packing import group_size
+from wzcodec.data.scenarios import slow_sensor
 from wzcodec.emulator.board import Emulator, EmulatorConfig, prepare_device
 from wzcodec.emulator.faults import FaultPlan
 from wzcodec.emulator.loopback import loopback
@@ -42,16 +43,6 @@ CASES = [(1, 64, 32, 0, True), (2, 16, 3, 2**30 - 1000, True), (3, 64, 4, 1000, 
 def model(rate: int):
     return MODELS / f"closed_loop_R{rate}.json"
 
-
-def slow_sensor(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """AR(1), rho = 0.995, unit variance (the fixtures' data) and Y = X + N(0, 1): shape (n,) each."""
-    rng = np.random.default_rng(seed)
-    w = rng.normal(0.0, np.sqrt(1 - 0.995**2), n)
-    x = np.empty(n)
-    x[0] = rng.normal()
-    for i in range(1, n):
-        x[i] = 0.995 * x[i - 1] + w[i]
-    return x, x + rng.normal(0.0, 1.0, n)
 
 
 def board_inputs(dev, n: int, seed: int) -> np.ndarray:

@@ -301,7 +301,8 @@ class BinningDevice:
     def decoder_context(self, params: CodecParams) -> dict[str, Any]:
         return {"delta": params.delta, "b": list(params.b), "c": list(params.c), "e": list(params.e), "f": list(params.f),
                 "x_offset": params.x_offset, "x_scale": params.x_scale, "y_offset": params.y_offset,
-                "y_scale": params.y_scale, "sigma": params.sigma}
+                "y_scale": params.y_scale, "sigma": params.sigma,
+                "startup": [[list(s.b), list(s.f), list(s.c), list(s.e), s.sigma] for s in params.startup]}
 
     def decoder_code(self) -> dict[str, str]:
         """Trusted source text the decoder template embeds: the kernel, our own file, never a model's."""

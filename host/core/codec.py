@@ -17,6 +17,10 @@ of all. The recursion runs through the discrete decisions only, so it is decoded
 (kernel.feedback_decisions). An index below 0 means "not received": the decision is then V itself.
 Streaming objects keep the filter histories, so any chunking gives the batch result bit for bit.
 
+`startup` (optional, StartupFilter per position) decodes the first samples after a board's reboot, when its
+encoder restarts from a zero history: Decoder.restart() says where (kernel.BinningDecoder.restart;
+wzcodec.training.startup fits them).
+
 The decoder is written once, in wzcodec.core.kernel (numpy only), which `wzcodec codegen` copies verbatim
 into the standalone decoder.py; Decoder, Feedback and reconstruct_u here bind it to a CodecParams.
 """
@@ -30,6 +34,25 @@ import numpy as np
 from wzcodec.core import kernel
 from wzcodec.core.kernel import Fir
 from wzcodec.core.metrics import sqnr_db
+
+
+@dataclass(frozen=True)
+class StartupFilter:
+    """The decoder's filters at position p after an encoder restart (normalized units, index 0 = now).
+
+    V = b . Yn[n-i] + f . P[n-1-i] over the new boot's own decisions (len(f) <= p); X-hat = c . Uh[n-i] over its
+    own U-hat (len(c) <= p + 1) + e . Yn[n-i]; sigma: std of U - V for soft decoding (0: nearest coset point).
+    """
+
+    b: np.ndarray
+    f: np.ndarray
+    c: np.ndarray
+    e: np.ndarray
+    sigma: float = 0.0
+
+    def as_tuple(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+        """(b, f, c, e, sigma): what kernel.BinningDecoder takes per position."""
+        return self.b, self.f, self.c, self.e, self.sigma
 
 
 @dataclass(frozen=True)
@@ -48,6 +71,7 @@ class CodecParams:
     y_scale: float = 1.0
     sigma: float = 0.0  # soft decoding: std of U - V in normalized units; 0 = nearest coset point
     f: np.ndarray = field(default_factory=lambda: np.zeros(0))  # feedback: f[i] weighs the decision P[n-1-i] in V
+    startup: tuple[StartupFilter, ...] = ()  # decoder filters of the positions after an encoder restart (may be empty)
 
     @property
     def levels(self) -> int:
@@ -65,6 +89,7 @@ class CodecParams:
         fields.update(changes)
         for k in ("a", "b", "c", "e", "f"):
             fields[k] = np.asarray(fields[k], dtype=np.float64).copy()
+        fields["startup"] = tuple(fields["startup"])
         return CodecParams(**fields)
 
 
@@ -90,12 +115,14 @@ class Decoder(kernel.BinningDecoder):
 
     The kernel's decoder (wzcodec.core.kernel, the same code the generated decoder.py runs) bound to params.
     decode(j, y): j indices shape (n,) (< 0: not received), y side information shape (n,) -> X-hat shape (n,).
+    restart(): the encoder's history starts from zero before the next sample (params.startup decodes it).
     """
 
     def __init__(self, params: CodecParams):
         self.p = params
         super().__init__(params.rate_bits, params.delta, params.b, params.c, params.e, params.f, params.sigma,
-                         params.x_offset, params.x_scale, params.y_offset, params.y_scale)
+                         params.x_offset, params.x_scale, params.y_offset, params.y_scale,
+                         [s.as_tuple() for s in params.startup])
 
     def new_feedback(self, f: np.ndarray) -> Feedback:
         return Feedback(self.p)  # this module's binding: Feedback.BLOCK / SWEEPS set here reach the decoder

@@ -16,6 +16,14 @@ current sample. J = levels = 2^R indices; an index below 0 means "not received".
 
 Every sum runs in a fixed order, so any chunking of a stream gives the batch result bit for bit.
 
+Clean starts: a board that reboots restarts its encoder from a zero history, so for its first len(a) - 1 samples
+it sends a truncated U, and the decoder's V (fitted to the settled U) picks wrong cosets, which f spreads. After
+BinningDecoder.restart() the positions p = 0, 1, ... of the new boot are decoded with the model's start-up
+filters, one set per position (b_p, f_p, c_p, e_p, sigma_p):
+    V[n] = sum_i b_p[i] Yn[n-i] + sum_i f_p[i] P[n-1-i]        (i < p: the new boot's own decisions only)
+    X-hat[n] = x_offset + x_scale * (sum_i c_p[i] Uh[n-i] + sum_i e_p[i] Yn[n-i])   (c_p: the boot's U-hat only)
+and the settled filters take over after the last position, with the boot's decisions and U-hat as their history.
+
 The closed-loop mode (ClosedLoopDecoder, at the end) repeats the encoder's integer recursion exactly from the
 indices alone; its constants are integers, so every platform gets the same bits.
 """
@@ -266,10 +274,12 @@ def reconstruct(j, v, delta, levels, sigma):
 class BinningDecoder:
     """Streaming decoder: indices and side information Y in, reconstruction X-hat (model units) out."""
 
-    def __init__(self, rate_bits, delta, b, c, e, f, sigma, x_offset, x_scale, y_offset, y_scale):
+    def __init__(self, rate_bits, delta, b, c, e, f, sigma, x_offset, x_scale, y_offset, y_scale, startup=()):
         """rate_bits: R (J = 2^R indices); delta: the quantizer step (normalized units); b, c, e, f: taps
         (sequences, index 0 = the current sample; f[i] weighs the decision P[n-1-i]); sigma: std of U - V
         for soft decoding, 0 = nearest coset point; x_/y_offset, x_/y_scale: the normalization (model units).
+        startup: the start-up filters, one (b_p, f_p, c_p, e_p, sigma_p) per position p = 0, 1, ... after
+        restart() (see the module's docstring; len(f_p) <= p, len(c_p) <= p + 1); empty: restart() does nothing.
         """
         self.levels = 1 << rate_bits
         self.delta = delta
@@ -278,6 +288,14 @@ class BinningDecoder:
         self.y_offset, self.y_scale = y_offset, y_scale
         self.fir_b, self.fir_c, self.fir_e = Fir(b), Fir(c), Fir(e)
         self.feedback = self.new_feedback(f)
+        # plain floats: the per-sample sums below then run in Python, in a fixed order
+        self.startup = [([float(t) for t in sb], [float(t) for t in sf], [float(t) for t in sc], [float(t) for t in se],
+                         float(ss)) for sb, sf, sc, se, ss in startup]
+        for p, (_, sf, sc, _, _) in enumerate(self.startup):
+            if len(sf) > p or len(sc) > p + 1:
+                raise ValueError(f"start-up position {p} weighs samples before the restart")
+        self.y_window = max([len(s[0]) for s in self.startup] + [len(s[3]) for s in self.startup] + [1])
+        self.reset()
 
     def new_feedback(self, f):
         """The streaming feedback solver for taps f (a binding may supply its own Feedback subclass)."""
@@ -287,15 +305,72 @@ class BinningDecoder:
         """Forget the filter histories and past decisions (a new stream)."""
         for f in (self.fir_b, self.fir_c, self.fir_e, self.feedback):
             f.reset()
+        self.y_hist = np.zeros(self.y_window - 1)  # the last y_window - 1 of Yn, oldest first (start-up filters)
+        self.boot_p = self.boot_uh = None  # the decisions and U-hat since restart(), while its positions last
+
+    def restart(self):
+        """The encoder's history starts from zero before the next sample decoded (a board rebooted): decode the
+        next len(startup) samples with the start-up filters. Without them (older model files) nothing changes."""
+        if self.startup:
+            self.boot_p, self.boot_uh = [], []
 
     def decode(self, j, y):
         """j: indices shape (n,) (< 0: not received), y: side information shape (n,) -> X-hat shape (n,) float64."""
         j = np.asarray(j, dtype=np.int64)
         yn = (np.asarray(y, dtype=np.float64) - self.y_offset) / self.y_scale
+        k = 0 if self.boot_p is None else min(len(j), len(self.startup) - len(self.boot_p))
+        if k == 0:
+            xn = self._settled(j, yn)
+        elif k == len(j):
+            xn = self._start_up(j, yn)
+        else:
+            xn = np.concatenate([self._start_up(j[:k], yn[:k]), self._settled(j[k:], yn[k:])])
+        return xn * self.x_scale + self.x_offset
+
+    def _settled(self, j, yn):
+        """Normalized X-hat from the settled filters; j, yn shape (n,)."""
+        if self.startup:
+            self.y_hist = np.concatenate([self.y_hist, yn])[len(yn) :]
         v = self.feedback(j, self.fir_b(yn))
         u_hat = reconstruct(j, v, self.delta, self.levels, self.sigma)
-        xn = self.fir_c(u_hat) + self.fir_e(yn)
-        return xn * self.x_scale + self.x_offset
+        return self.fir_c(u_hat) + self.fir_e(yn)
+
+    def _start_up(self, j, yn):
+        """Normalized X-hat from the start-up filters of the next len(j) positions (all within the start-up);
+        then the settled filters get their histories as if they had decoded these samples."""
+        w = self.y_window - 1
+        ys = np.concatenate([self.y_hist, yn]).tolist()  # ys[w + t] = Yn of sample t
+        out = np.empty(len(j))
+        pp, uh = self.boot_p, self.boot_uh
+        for t in range(len(j)):
+            p = len(pp)
+            sb, sf, sc, se, sigma = self.startup[p]
+            v = 0.0
+            for i in range(len(sb)):
+                v += sb[i] * ys[w + t - i]
+            for i in range(len(sf)):
+                v += sf[i] * pp[p - 1 - i]
+            jt, vt = j[t : t + 1], np.array([v])
+            pp.append(float(decide(jt, vt, self.delta, self.levels)[0]))
+            uh.append(float(reconstruct(jt, vt, self.delta, self.levels, sigma)[0]))
+            x = 0.0
+            for i in range(len(sc)):
+                x += sc[i] * uh[p - i]
+            for i in range(len(se)):
+                x += se[i] * ys[w + t - i]
+            out[t] = x
+        k = len(j)
+        self.y_hist = np.array(ys[len(ys) - w :]) if w else self.y_hist
+        self.fir_b(yn)
+        self.fir_e(yn)
+        nf, nc = len(self.feedback.hist), len(self.fir_c.hist)
+        if nf:
+            self.feedback.hist = np.concatenate([self.feedback.hist, pp[len(pp) - k :]])[-nf:]
+        if nc:
+            self.fir_c.hist = np.concatenate([self.fir_c.hist, uh[len(uh) - k :]])[-nc:]
+        if len(pp) == len(self.startup):
+            self.boot_p = self.boot_uh = None
+        return out
 
 
 # ---- the closed-loop mode ---------------------------------------------------------------------------------------
@@ -363,6 +438,11 @@ class ClosedLoopDecoder:
         self.fir_c.reset()
         self.fir_e.reset()
         self.s1 = self.s2 = 0
+
+    def restart(self):
+        """The board rebooted. Nothing to do: its encoder primes its state on the boot's first sample and the boot's
+        first frame carries that state as its key (sync, or decode's keys), which also sets the c filter's history
+        exactly; the side information's history stays (the host knew Y all along)."""
 
     def sync(self, s1, s2):
         """Take the encoder's state (s[n-1], s[n-2]) before the next sample: from here on the output is exact."""

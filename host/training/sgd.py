@@ -5,7 +5,8 @@ step sizes spread around a data-driven guess, then scores every candidate -- and
 baseline -- with the *hard* codec on held-out and training data after a robust step search on the hard
 system, and keeps the best. The default recipe ("plus") then also fits the decoder side on the real
 system for every step tried: V from Y and the decoder's own past decisions (teacher-forced least squares),
-least-squares reconstruction taps (with side information), and the posterior-mean coset decoder. Seeds
+least-squares reconstruction taps (with side information), and the posterior-mean coset decoder. Last, the
+decoder's start-up filters for the samples after a board's reboot are fitted (wzcodec.training.startup). Seeds
 fix every random draw; CPU by default, CUDA when present.
 """
 
@@ -25,6 +26,7 @@ from wzcodec.core.errors import WzError
 from wzcodec.data.trainset import TrainData
 from wzcodec.training.config import TrainConfig, TrainResult
 from wzcodec.training.search import decoder_side_refinement, ls_side_filter, no_filter_params, refine_delta, selection_score
+from wzcodec.training.startup import fit_startup_normalized
 from wzcodec.training.surrogate import Surrogate
 
 
@@ -126,6 +128,9 @@ def _train(data: TrainData, cfg: TrainConfig, dev: torch.device, progress, t0: f
     candidates.sort(key=lambda c: -c[0])
     _, best, how = candidates[0]
     val = run_sqnr_db(best, *data.val)
+    t_fit = time.time()
+    best = fit_startup_normalized(best, data.train, seed=cfg.seed)  # clean starts after a board's reboot
+    startup = {"startup_positions": len(best.startup), "startup_seconds": round(time.time() - t_fit, 2)}
     meta = {
         "data": data.description,
         **({"scenario": data.scenario} if data.scenario else {}),
@@ -135,6 +140,7 @@ def _train(data: TrainData, cfg: TrainConfig, dev: torch.device, progress, t0: f
         "selected": how,
         "candidates_score_db": {c[2]: round(c[0], 3) for c in candidates},  # train + validation, robust
         "config": {k: v for k, v in asdict(cfg).items() if k != "device"},
+        **startup,
         "train_seconds": round(time.time() - t0, 2),
         "device": str(dev),
     }

@@ -11,6 +11,7 @@ from wzcodec.data.scenarios import realization
 from wzcodec.data.sources import Source
 from wzcodec.training.config import TrainConfig
 from wzcodec.training.sgd import train
+from wzcodec.training.startup import startup_positions
 from wzcodec.training.surrogate import Surrogate, causal_fir, smooth_mod
 
 FAST = dict(epochs=2, starts=(5.0, 8.0))
@@ -60,6 +61,12 @@ def test_training_is_reproducible_and_beats_side_information_alone():
     assert run_sqnr_db(r1.params, x, y) > 22.0  # side information alone gives 16.5 dB
     assert r1.metadata["validation_sqnr_db"] > 22.0
     assert set(r1.metadata) >= {"data", "seed", "epochs", "validation_sqnr_db"}
+    # the start-up filters for clean starts after a reboot are fitted last, cheaply, and reproducibly
+    p = r1.params
+    assert len(p.startup) == r1.metadata["startup_positions"]
+    assert len(p.startup) == startup_positions(p) and (len(p.startup) > 0) == bool(np.any(p.a[1:]))
+    assert all(np.array_equal(a.b, b.b) and a.sigma == b.sigma for a, b in zip(p.startup, r2.params.startup))
+    assert r1.metadata["startup_seconds"] < 10  # about half a second; the machine may be shared
 
 
 def test_never_returns_a_collapsed_model():

@@ -102,7 +102,8 @@ def fault_run(model: str, rate: float, seed: int, n: int) -> dict:
             "intact_not_decoded": int(truth.intact.sum() - (got & truth.intact[idx]).sum()),
             "misaligned": int((out["j"][got] != truth.j[idx[got]]).sum()),
             "wrongly_ok": int((out["x_hat"][ok] != ref[idx[ok]]).sum()),
-            "inexact_after_a_frame": inexact_after_a_frame(st, idx, out["x_hat"], ref, truth.boots, frames.DEFAULT_FRAME_SAMPLES),
+            "inexact_after_a_frame": inexact_after_a_frame(st, idx, out["x_hat"], ref, truth.boots,
+                                                           frames.default_frame_samples(model_file.read(path).params.rate_bits, 1000)),
             "decoded_inexact": int((out["x_hat"][got] != ref[idx[got]]).sum())}
 
 
@@ -112,7 +113,7 @@ def attacks() -> list[dict]:
     p, fp = m.params, m.fingerprint
     x, y = source_samples("A", None, 8192, 7)
     j = codec.encode(p, x)
-    f = frames.DEFAULT_FRAME_SAMPLES
+    f = frames.FALLBACK_FRAME_SAMPLES
 
     def boot(indices: np.ndarray, start: int, nonce: int) -> list[bytes]:
         out = []

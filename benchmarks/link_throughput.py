@@ -58,7 +58,7 @@ MODEL = REPO / "models" / "default.json"
 CLOSED_LOOP_MODEL = REPO / "tests" / "fixtures" / "models" / "closed_loop_R4.json"
 MODELS = {"binning": MODEL, "closed-loop": CLOSED_LOOP_MODEL}
 N = 1_000_000
-F = frames.DEFAULT_FRAME_SAMPLES
+F = 64  # the frames before issue 15's latency-sized default (250 at R = 4 and 1 kHz), for the comparison
 LONG_FRAME = 248  # samples: about 250 ms at 1 kHz (issue 15's latency budget), a multiple of every packing group
 RESULTS = REPO / "benchmarks" / "results" / "link_throughput.json"
 
@@ -98,7 +98,7 @@ def stream(mode: str, n: int, frame: int = F) -> tuple[list[tuple[int, bytes]], 
             pending = b""
         else:
             pending += f.raw
-    out.append((n, pending + frames.end_frame(n)))
+    out.append((n, pending + frames.end_frame(n, frames.FORMAT_VERSION)))
     return out, x, y
 
 

@@ -3,7 +3,7 @@ model file's "device" section (so the emulator and the live decoder learn them f
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from wzcodec.codegen.fixedpoint import InputMapping
@@ -11,18 +11,21 @@ from wzcodec.codegen.mapping import choose_mapping, input_range
 from wzcodec.codegen.profiles import BoardProfile, profile
 from wzcodec.core.errors import WzError
 from wzcodec.core.model_file import Model
-from wzcodec.link.frames import DEFAULT_FRAME_SAMPLES, DEFAULT_HELLO_EVERY, MAX_FRAME_SAMPLES
+from wzcodec.core.packing import group_size
+from wzcodec.link.frames import DEFAULT_HELLO_EVERY, LATENCY_MS, MAX_FRAME_SAMPLES, default_frame_samples
 
 MAX_SAMPLE_RATE = 100_000
 MAX_BAUD = 10_000_000  # above any UART a MicroPython board has (an RP2040's tops out near 7.8 Mbaud)
 MAX_ID = 1023  # UART ids and GPIO pin numbers: boards have a few dozen
 
 
-def check_frame_settings(frame_samples: int, hello_every: int) -> None:
-    """WzError unless frame_samples is a multiple of 8 in 8..248 and hello_every lies in 1..255."""
-    top = MAX_FRAME_SAMPLES - MAX_FRAME_SAMPLES % 8
-    if isinstance(frame_samples, bool) or not isinstance(frame_samples, int) or not (8 <= frame_samples <= top and frame_samples % 8 == 0):
-        raise WzError(f"--frame-samples must be a multiple of 8 in 8..{top} (whole bytes at every rate), got {frame_samples!r}")
+def check_frame_settings(frame_samples: int, hello_every: int, rate_bits: int) -> None:
+    """WzError unless frame_samples fills whole bytes of R-bit indices (a multiple of 8 / gcd(R, 8)) up to 255 and
+    hello_every lies in 1..255."""
+    g = group_size(rate_bits)
+    top = MAX_FRAME_SAMPLES - MAX_FRAME_SAMPLES % g
+    if isinstance(frame_samples, bool) or not isinstance(frame_samples, int) or not (g <= frame_samples <= top and frame_samples % g == 0):
+        raise WzError(f"--frame-samples must be a multiple of {g} in {g}..{top} at R = {rate_bits} (whole bytes), got {frame_samples!r}")
     if isinstance(hello_every, bool) or not isinstance(hello_every, int) or not 1 <= hello_every <= 255:
         raise WzError(f"--hello-every must be an integer in 1..255 data frames, got {hello_every!r}")
 
@@ -40,7 +43,7 @@ class BoardSettings:
     tx_pin: int | None = None  # None: the port's default pins for that UART
     rx_pin: int | None = None
     adc_bits: int | None = 12
-    frame_samples: int = DEFAULT_FRAME_SAMPLES  # link.py: samples per frame (latency vs overhead)
+    frame_samples: int | None = None  # link.py: samples per frame; None: LATENCY_MS at sample_rate (resolved())
     hello_every: int = DEFAULT_HELLO_EVERY  # link.py: data frames per fingerprint (hello) frame
 
     @property
@@ -48,7 +51,13 @@ class BoardSettings:
         """The board profile (WzError for an unknown name)."""
         return profile(self.profile)
 
-    def check(self) -> None:
+    def resolved(self, rate_bits: int) -> BoardSettings:
+        """These settings with the frame length filled in: frames of at most LATENCY_MS (250 ms) at sample_rate."""
+        if self.frame_samples is not None:
+            return self
+        return replace(self, frame_samples=default_frame_samples(rate_bits, self.sample_rate, LATENCY_MS))
+
+    def check(self, rate_bits: int) -> None:
         kind = self.kind
         for name in ("uart_id", "baud", "sample_rate", "adc_pin", "tx_pin", "rx_pin", "adc_bits"):
             v = getattr(self, name)
@@ -70,7 +79,8 @@ class BoardSettings:
             raise WzError(f"a {kind.name} board reads analog on pins {', '.join(map(str, kind.adc_pins))}: --adc-pin {self.adc_pin} is not one")
         if kind.uarts is not None and self.uart_id not in kind.uarts:
             raise WzError(f"a {kind.name} board has UART {', '.join(map(str, kind.uarts))} only: --uart {self.uart_id} does not exist")
-        check_frame_settings(self.frame_samples, self.hello_every)
+        if self.frame_samples is not None:
+            check_frame_settings(self.frame_samples, self.hello_every, rate_bits)
 
     @property
     def period_us(self) -> int:
@@ -88,7 +98,7 @@ def device_section(inp: InputMapping, board: BoardSettings) -> dict[str, dict[st
     return {"input": {"lo": inp.lo, "hi": inp.hi, "scale": inp.scale, "offset": inp.offset}, "board": asdict(board)}
 
 
-def settings_of(model: Model, frame_samples: int = DEFAULT_FRAME_SAMPLES,
+def settings_of(model: Model, frame_samples: int | None = None,
                 hello_every: int = DEFAULT_HELLO_EVERY) -> tuple[InputMapping, BoardSettings]:
     """The input mapping and board settings a model's device code was (or is to be) generated with.
 
@@ -98,7 +108,7 @@ def settings_of(model: Model, frame_samples: int = DEFAULT_FRAME_SAMPLES,
     if model.device is None:
         lo, hi = input_range(None, None)
         inp, _ = choose_mapping(model.params, lo, hi)
-        return inp, BoardSettings(frame_samples=frame_samples, hello_every=hello_every)
+        return inp, BoardSettings(frame_samples=frame_samples, hello_every=hello_every).resolved(model.params.rate_bits)
     where = f"{model.source}: device"
     try:
         i = model.device["input"]
@@ -117,7 +127,8 @@ def settings_of(model: Model, frame_samples: int = DEFAULT_FRAME_SAMPLES,
     except (KeyError, TypeError) as exc:
         raise WzError(f"{where} is incomplete ({exc}): regenerate the folder with `wzcodec codegen`") from None
     try:
-        board.check()
+        board = board.resolved(model.params.rate_bits)
+        board.check(model.params.rate_bits)
     except WzError as exc:
         raise WzError(_in(where, "board", exc)) from None
     return inp, board

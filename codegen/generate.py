@@ -36,10 +36,10 @@ def generate(params: Any, inp: InputMapping, board: BoardSettings | None = None,
 
     training: the model's training metadata, kept in the folder's model.json.
     """
-    board = board or BoardSettings()
+    board = (board or BoardSettings()).resolved(params.rate_bits)
     device = device_of(params)
     fp = device.design(params, inp)  # first: an input range that cannot work is the more basic error
-    board.check()
+    board.check(params.rate_bits)
     fpr = model_file.fingerprint(params)
     common = {
         "version": __version__, "fingerprint": fpr, "rate_bits": params.rate_bits,
@@ -57,10 +57,12 @@ def generate(params: Any, inp: InputMapping, board: BoardSettings | None = None,
     decoder = dict(common, **device.decoder_context(params))
     wire = frames.device_constants()
     body = wire["header_bytes"] + key_bytes  # a data frame's first index byte
+    kind_data = wire["kind_keyed"] if key_bytes else wire["kind_data"]
     link = dict(common, extras=kind.extras, frame_samples=board.frame_samples, hello_every=board.hello_every, key_bytes=key_bytes, body=body,
                 data_end=body + board.frame_samples * params.rate_bits // 8,
-                data_head=[*wire["sync"], (wire["kind_keyed"] if key_bytes else wire["kind_data"]) | params.rate_bits, board.frame_samples],
-                hello_head=[*wire["sync"], wire["kind_hello"], wire["hello_bytes"], 0, 0, 0, 0, wire["wire_version"], params.rate_bits,
+                short_kind=(wire["kind_keyed_short"] if key_bytes else wire["kind_short"]) | params.rate_bits,
+                data_head=[*wire["sync"], kind_data | params.rate_bits, 0],
+                hello_head=[*wire["sync"], wire["kind_hello"], wire["wire_version"], params.rate_bits, 0, 0, 0, 0,
                             board.frame_samples, board.hello_every], **wire)
     files = {
         "encoder.py": render(device.encoder_template, encoder),

@@ -24,7 +24,7 @@ from wzcodec.core.errors import WzError
 from wzcodec.core.files import check_folder
 from wzcodec.data.sources import Source
 from wzcodec.evaluation.workflows import decoding, finite_sqnr
-from wzcodec.link.frames import DEFAULT_FRAME_SAMPLES, DEFAULT_HELLO_EVERY
+from wzcodec.link.frames import DEFAULT_HELLO_EVERY, LATENCY_MS
 
 LOSS_TARGET_DB = 0.05
 CLIP_WARN = 1e-3
@@ -57,8 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "pin 0, 1, 2, 3, 4 or 10, default 0)")
     b.add_argument("--sample-rate", type=int, metavar="HZ", help="samples per second (default 1000; 250 on a micro:bit, which "
                    "sustains 430-840 Hz: docs/codegen.md)")
-    b.add_argument("--frame-samples", type=int, default=DEFAULT_FRAME_SAMPLES, metavar="N",
-                   help=f"samples per link frame, a multiple of 8 up to 248: latency vs overhead (default {DEFAULT_FRAME_SAMPLES})")
+    b.add_argument("--frame-samples", type=int, metavar="N",
+                   help=f"samples per link frame, whole bytes of indices up to 255: latency vs overhead (default: "
+                   f"{LATENCY_MS} ms at the sample rate, e.g. 248 at R = 1 and 1 kHz)")
     b.add_argument("--hello-every", type=int, default=DEFAULT_HELLO_EVERY, metavar="K",
                    help=f"data frames per fingerprint frame (default {DEFAULT_HELLO_EVERY})")
     c = p.add_argument_group("fixed-point loss check")

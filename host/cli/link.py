@@ -22,7 +22,7 @@ from wzcodec.emulator.board import BOARDS, Emulator, EmulatorConfig, prepare_dev
 from wzcodec.emulator.faults import FaultPlan
 from wzcodec.emulator.loopback import loopback
 from wzcodec.evaluation import bounds
-from wzcodec.link.frames import DEFAULT_FRAME_SAMPLES, DEFAULT_HELLO_EVERY
+from wzcodec.link.frames import DEFAULT_HELLO_EVERY
 from wzcodec.link.live import MAX_GAP, LiveDecoder, load_model
 from wzcodec.link.output import check_suffix, write_decoded
 from wzcodec.link.port import open_port
@@ -61,8 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(rates per byte; reset: sample indices, /-separated)")
     p.add_argument("--truth", metavar="FILE.npz", help="write the streamed samples: x (ground truth), y (side information), "
                    "x_int, the device's indices j, t_in, intact, boots")
-    p.add_argument("--frame-samples", type=int, default=DEFAULT_FRAME_SAMPLES, metavar="N",
-                   help=f"samples per frame when link.py is generated here (multiple of 8; default {DEFAULT_FRAME_SAMPLES})")
+    p.add_argument("--frame-samples", type=int, metavar="N",
+                   help="samples per frame when link.py is generated here (default: 250 ms at the board's sample rate, 1 kHz)")
     p.add_argument("--hello-every", type=int, default=DEFAULT_HELLO_EVERY, metavar="K",
                    help=f"data frames per hello frame when link.py is generated here (default {DEFAULT_HELLO_EVERY})")
     p.add_argument("--json", action="store_true", help="print a JSON summary at the end")

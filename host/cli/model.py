@@ -22,7 +22,7 @@ from wzcodec.core.files import check_output
 from wzcodec.evaluation import reference
 from wzcodec.evaluation.bounds import MIN_PRIOR_OVER_S, zero_delay_ceiling_db
 from wzcodec.evaluation.workflows import DEFAULT_TEST_SAMPLES, DEFAULT_TEST_SEED, bound_table, evaluate_model, train_model
-from wzcodec.link.frames import DEFAULT_FRAME_SAMPLES, wire_bits_per_sample
+from wzcodec.link.frames import DEFAULT_FRAMING, wire_bits_per_sample
 from wzcodec.training.config import RECIPES, TrainConfig
 from wzcodec.training.modes import AUTO, choices
 
@@ -93,7 +93,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         # the ceiling is estimated on the whole source, the validation part may be an easier stretch of it
         else f" (zero-delay ceiling {ceiling:.2f} dB over the whole source; this validation part is easier)")
     wire = wire_bits_per_sample(args.rate, key_bytes=modes.of(res.params).key_bytes)
-    print(f"{out}: R={args.rate} ({wire:.2f} bits/sample on the wire at {DEFAULT_FRAME_SAMPLES}-sample frames) mode={mode} {how} "
+    print(f"{out}: R={args.rate} ({wire:.2f} bits/sample on the wire, {DEFAULT_FRAMING}) mode={mode} {how} "
           f"seed={args.seed}  validation SQNR {m['validation_sqnr_db']:.2f} dB{gap}"
           f"  ({m['train_seconds']:.1f} s)  fingerprint {model_file.fingerprint(res.params)}")
     if "mode_choice" in m:
@@ -111,7 +111,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         emit_json(r)
     else:
         print(f"{r['source']}, {r['samples']} samples, R={r['rate_bits']} ({r['mode']}; {r['wire_bits_per_sample']:.2f} bits/sample on "
-              f"the wire at {r['frame_samples']}-sample frames):  {evaluation_line(r)}")
+              f"the wire, {DEFAULT_FRAMING}):  {evaluation_line(r)}")
     return 0
 
 

@@ -47,7 +47,7 @@ from wzcodec.emulator import micropython, on_microbit
 from wzcodec.emulator.endpoint import open_endpoint
 from wzcodec.emulator.faults import FaultInjector, FaultPlan
 from wzcodec.link import frames
-from wzcodec.link.frames import DEFAULT_FRAME_SAMPLES, DEFAULT_HELLO_EVERY
+from wzcodec.link.frames import DEFAULT_HELLO_EVERY
 
 REPO = micropython.REPO  # the checkout: `npm ci` puts the VM into its node_modules/
 RUNNER = Path(__file__).resolve().parent / "vm" / "stream.mjs"
@@ -65,7 +65,7 @@ class Device:
     group: int  # samples per packed group: the board encodes whole groups
     fp: Any  # the mode's proven integer design (has .inp): its numpy reference gives the truth, bit for bit
     device: DeviceMode
-    frame_samples: int = DEFAULT_FRAME_SAMPLES  # samples per data frame of the device's link
+    frame_samples: int  # samples per data frame of the device's link
     board: str = "vm"  # where it runs: "vm" (the MicroPython VM) or "microbit" (the emulated micro:bit)
 
     @property
@@ -94,7 +94,7 @@ class Device:
 BOARDS = ("vm", "microbit")  # where the emulator runs the device code
 
 
-def prepare_device(model: str | Path, folder: Path, frame_samples: int = DEFAULT_FRAME_SAMPLES,
+def prepare_device(model: str | Path, folder: Path, frame_samples: int | None = None,
                    hello_every: int = DEFAULT_HELLO_EVERY, board: str = "vm", sample_rate: float = 0.0) -> Device:
     """Render the device files the emulator runs into `folder` from a model file.
 
@@ -239,7 +239,7 @@ class Emulator:
             with tempfile.TemporaryDirectory(prefix="wz-emulate-") as tmp:
                 for b in self.boots:
                     t0 = self._run_boot(b, Path(tmp), t0, progress)
-            end = frames.end_frame(self.boots[-1].stop if self.boots else len(self.x_int))
+            end = frames.end_frame(self.boots[-1].stop if self.boots else len(self.x_int), frames.FORMAT_VERSION)
             self._write(end)
             self.endpoint.finish(self.cfg.linger_s)
         finally:
@@ -251,7 +251,8 @@ class Emulator:
         dev = self.device
         if dev.board == "microbit":
             stop = b.stop - (b.stop - b.start) % dev.group
-            frames_out = on_microbit.stream_boot(dev.folder, self.x_int[b.start : stop], b.nonce, self.truth.t_in[b.start : stop])
+            frames_out = on_microbit.stream_boot(dev.folder, self.x_int[b.start : stop], b.nonce, self.truth.t_in[b.start : stop],
+                                                dev.frame_samples)
             self._forward(frames_out, b, stop, progress)
             return t0
         stop = b.stop - (b.stop - b.start) % dev.group
@@ -264,7 +265,7 @@ class Emulator:
                 cmd += ["--t0", repr(t0 * 1000)]
         for name in ("encoder.py", "link.py"):
             cmd += ["--file", f"{name}={dev.folder / name}"]
-        cmd += [str(dev.folder / "stream.py"), str(b.start), f"{b.nonce:08x}"] + (["flush"] if b.last else [])
+        cmd += [str(dev.folder / "stream.py"), str(self._count0(b)), f"{b.nonce:08x}"] + (["flush"] if b.last else [])
         errors = tmp / "stderr.txt"
         with open(errors, "wb") as err:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, cwd=REPO)
@@ -284,6 +285,11 @@ class Emulator:
             t0 = t[0] - b.start / self.cfg.sample_rate  # later boots keep the same clock
         return t0
 
+    def _count0(self, b: Boot) -> int:
+        """The device's sample count at boot b: the world's sample index (a board with a clock), or 0 for every boot
+        after the first (faults clock=0: a board without one)."""
+        return b.start if self.cfg.faults.clock or b.start == 0 else 0
+
     def _forward(self, chunks: Iterable[bytes], b: Boot, stop: int, progress) -> None:
         """Device bytes (in chunks of any size) -> frames -> faults -> endpoint; cut off the frame in flight at a restart.
 
@@ -291,18 +297,22 @@ class Emulator:
         """
         pending = b""
         cut = False
+        shift = b.start - self._count0(b)  # world sample index - the device's own count
+        reader = frames.FrameParser()  # what each clean frame says (a version 3 data frame names no sample number)
         for chunk in chunks:
             pending += chunk
-            while len(pending) >= frames.HEADER_BYTES:
-                size = _frame_size(pending)
-                if len(pending) < size:
+            while True:
+                size = _frame_size(pending, self.device.frame_samples)
+                if size is None or len(pending) < size:
                     break
                 frame, pending = pending[:size], pending[size:]
                 if cut:
                     continue  # the device has no power any more: nothing else leaves it
-                kind, n = frame[2], frame[3]
-                seq = int.from_bytes(frame[4:8], "little")
-                data = frames.is_data_kind(kind)
+                read = reader.feed(frame)
+                if len(read) != 1:
+                    raise WzError(f"the emulated device wrote a frame that does not check: {frame[:12].hex()} (a broken link.py?)")
+                data = isinstance(read[0], frames.DataFrame)
+                seq, n = (read[0].seq + shift, len(read[0].indices)) if data else (0, 0)
                 if data and not b.last and seq + 2 * n > stop:
                     # the last whole frame before the restart: the power goes while it is on the wire
                     keep = int(self.injector.rng.integers(0, len(frame)))
@@ -331,14 +341,12 @@ class Emulator:
             self.stats["unread_bytes"] += len(data)
 
 
-def _frame_size(buf: bytes) -> int:
-    """Total length of the (clean) frame at the start of buf, of any readable wire format version."""
-    if buf[:2] != frames.SYNC:
-        raise WzError("the emulated device wrote bytes that are not a frame (a broken link.py?)")
-    size = frames.frame_size(buf[2], buf[3])
-    if size is None:
-        raise WzError(f"the emulated device wrote an impossible frame header {buf[:4].hex()}")
-    return size
+def _frame_size(buf: bytes, frame_samples: int) -> int | None:
+    """Total length of the (clean) frame at the start of buf, of any readable wire format version (None: too few bytes)."""
+    try:
+        return frames.clean_frame_size(buf, frame_samples)
+    except ValueError as exc:
+        raise WzError(f"the emulated device wrote {exc} (a broken link.py?)") from None
 
 
 def source_samples(scenario: str | None, data: str | None, samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,8 @@ insert  probability that a random byte is inserted after a byte (noise on an idl
 reset   sample indices at which the device restarts ("/"-separated): the frame it is sending is cut off
         and the samples not yet sent are lost
 boot    samples that pass while the device restarts (default 100): never sampled, so lost
+clock   1 (default): after a restart the device's sample count resumes at the world's sample index (a board
+        with a clock); 0: it starts again at 0 (a board without one: the host must find where it belongs)
 seed    seed of the fault pattern (default 0), so a run is reproducible
 
 Rates are per byte of device traffic; every fault in a frame makes that frame fail its CRC, except an
@@ -35,6 +37,7 @@ class FaultPlan:
     resets: tuple[int, ...] = ()
     boot: int = DEFAULT_BOOT_SAMPLES
     seed: int = 0
+    clock: bool = True
 
     @classmethod
     def parse(cls, text: str | None) -> FaultPlan:
@@ -56,13 +59,17 @@ class FaultPlan:
                     fields["resets"] = tuple(sorted(int(v) for v in value.split("/")))
                     if any(r <= 0 for r in fields["resets"]):
                         raise ValueError
+                elif key == "clock":
+                    if value not in ("0", "1"):
+                        raise ValueError
+                    fields["clock"] = value == "1"
                 elif key in ("boot", "seed"):
                     fields[key] = int(value)
                     if fields[key] < 0:
                         raise ValueError
                 else:
                     raise WzError(f"--faults: unknown fault {key!r}: use drop, flip, insert (rates per byte), "
-                                  "reset (sample indices, /-separated), boot (samples) and seed")
+                                  "reset (sample indices, /-separated), boot (samples), clock (0 or 1) and seed")
             except ValueError:
                 raise WzError(f"--faults: bad item {item.strip()!r}: rates lie in 0..1, reset and boot are positive "
                               "sample counts (e.g. drop=1e-3,flip=1e-3,reset=25000)") from None

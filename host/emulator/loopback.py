@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from wzcodec.emulator.board import Emulator, EmulatorConfig, Truth, prepare_device
-from wzcodec.link.frames import DEFAULT_FRAME_SAMPLES, DEFAULT_HELLO_EVERY
+from wzcodec.link.frames import DEFAULT_HELLO_EVERY
 from wzcodec.link.live import LiveDecoder, load_model
 from wzcodec.link.port import open_port
 from wzcodec.link.session import Session
@@ -26,7 +26,7 @@ from wzcodec.link.sideinfo import ArraySideInfo
 
 
 def loopback(model: str | Path, x: np.ndarray, y: np.ndarray, config: EmulatorConfig | None = None,
-             frame_samples: int = DEFAULT_FRAME_SAMPLES, hello_every: int = DEFAULT_HELLO_EVERY,
+             frame_samples: int | None = None, hello_every: int = DEFAULT_HELLO_EVERY,
              decoder_model: str | Path | None = None, board: str = "vm", **session: Any) -> tuple[Truth, Session]:
     """Stream x (model units, shape (n,)) through the emulated board and decode it live with side information y.
 

@@ -28,14 +28,15 @@ LOADER = HERE / "microbit_main.py"  # the board's main.py in the emulator
 FEED = HERE / "microbit_feed.py"  # uploaded as wzfeed.py
 FILES = ("encoder.py", "link.py", "sampler.py")  # the generated files the board runs
 CHUNK = 24  # readings per ACK (vm/microbit_feed.py's CHUNK): 48 bytes, within the board's 63-byte receive buffer
-ACK, DONE, SYNC0 = 0x06, 0x04, frames.SYNC[0]
+ACK, DONE, SYNC0 = 0x06, 0x04, frames.SYNC3[0]
 QUIET_S = 30.0  # the board sending nothing for this long is an error
 
 
-def stream_boot(folder: Path, x_int: np.ndarray, nonce: int, sent_at: np.ndarray) -> Iterator[bytes]:
+def stream_boot(folder: Path, x_int: np.ndarray, nonce: int, sent_at: np.ndarray, frame_samples: int) -> Iterator[bytes]:
     """Run one boot on a fresh emulated micro:bit: upload, boot, feed x_int (int, shape (n,), within 0..65535),
     yield each frame the board writes. sent_at (float64, shape (n,)) receives the Unix time each reading left
-    for the board. WzError (BoardError) with the board's own words when it fails."""
+    for the board; frame_samples: the frames' length (its link.py's FRAME_SAMPLES). WzError (BoardError) with the
+    board's own words when it fails."""
     x = np.asarray(x_int)
     if len(x) and (x.min() < 0 or x.max() > 0xFFFF):
         raise WzError("the micro:bit's stand-in ADC carries readings 0..65535: map the inputs with codegen --input-range")
@@ -46,10 +47,10 @@ def stream_boot(folder: Path, x_int: np.ndarray, nonce: int, sent_at: np.ndarray
         mb.put("wzfeed.txt", f"{len(x)} {nonce:08x}".encode())
         mb.put("main.py", LOADER.read_bytes())
         mb.boot_main()
-        yield from _talk(mb, x.astype("<u2"), sent_at)
+        yield from _talk(mb, x.astype("<u2"), sent_at, frame_samples)
 
 
-def _talk(mb: Microbit, x: np.ndarray, sent_at: np.ndarray) -> Iterator[bytes]:
+def _talk(mb: Microbit, x: np.ndarray, sent_at: np.ndarray, frame_samples: int) -> Iterator[bytes]:
     buf = bytearray()
     fed = 0
     started = False  # the first ACK ends the boot text
@@ -77,16 +78,15 @@ def _talk(mb: Microbit, x: np.ndarray, sent_at: np.ndarray) -> Iterator[bytes]:
                 del buf[:1]
             elif head == DONE:
                 return
-            elif head == SYNC0 and len(buf) >= frames.HEADER_BYTES:
-                size = frames.frame_size(buf[2], buf[3])
-                if size is None or buf[1] != frames.SYNC[1]:
-                    raise WzError(f"the emulated micro:bit wrote bytes that are not a frame: {_said(buf)}")
-                if len(buf) < size:
+            elif head == SYNC0:
+                try:
+                    size = frames.clean_frame_size(buf, frame_samples)
+                except ValueError:
+                    raise WzError(f"the emulated micro:bit wrote bytes that are not a frame: {_said(buf)}") from None
+                if size is None or len(buf) < size:
                     break
                 yield bytes(buf[:size])
                 del buf[:size]
-            elif head == SYNC0:
-                break
             else:
                 raise WzError(f"the emulated micro:bit stopped after {fed} readings: {_said(buf)}")
         if not started and (b"Traceback" in buf or len(buf) > 4096):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from wzcodec.core.errors import WzError
 from wzcodec.core.files import atomic_write
+from wzcodec.link.frames import DEFAULT_FRAMING
 
 MARKERS = "osD^v<>ph*"
 
@@ -51,7 +52,7 @@ def plot_sqnr_vs_rate(results: dict, path: str | Path, dpi: int = 130) -> Path:
         # what each R costs on the link (envelope and hellos included), on a second axis along the top
         top = ax.secondary_xaxis("top")
         top.set_xticks(rates, [f"{w:.2f}" for w in wire], fontsize=7)
-        top.set_xlabel(f"bits/sample on the wire ({ref['frame_samples']}-sample frames)", fontsize=8)
+        top.set_xlabel(f"bits/sample on the wire ({DEFAULT_FRAMING})", fontsize=8)
     src = results["source"]
     ax.set_title(f"{src['description']}: {src['label']}" if src.get("label") else src["description"], fontsize=10)
     ax.grid(True, alpha=0.3)

@@ -35,7 +35,7 @@ from wzcodec.evaluation import bounds, reference, workflows
 from wzcodec.evaluation.baselines import GridConfig, exhaustive_search, grid_settings, ignore_si, no_filter
 from wzcodec.evaluation.classic import IMA_RATE, fit_dpcm, fit_ima
 from wzcodec.evaluation.workflows import DEFAULT_TEST_SAMPLES, DEFAULT_TEST_SEED
-from wzcodec.link.frames import DEFAULT_FRAME_SAMPLES, wire_bits_per_sample
+from wzcodec.link.frames import DEFAULT_FRAMING, REPORT_RATE_HZ, default_frame_samples, wire_bits_per_sample
 from wzcodec.training.config import TrainConfig
 
 FORMAT = "wzcodec-sweep/1"
@@ -263,7 +263,8 @@ def _reference(source: Source, rates: tuple[int, ...], x: np.ndarray, y: np.ndar
             "si_only_db": round(reference.si_only_db(source) if source.data else reference.si_only_db(source, x, y), 4),
             "limit_is_estimate": spec.estimated, "seconds": round(time.perf_counter() - t0, 2),
             # what R costs on the link at the default framing (binning's frames; a keyed mode's cost a little more)
-            "wire_bits_per_sample": [round(wire_bits_per_sample(r), 4) for r in rates], "frame_samples": DEFAULT_FRAME_SAMPLES}
+            "wire_bits_per_sample": [round(wire_bits_per_sample(r), 4) for r in rates],
+            "frame_samples": [default_frame_samples(r, REPORT_RATE_HZ) for r in rates]}
 
 
 def _summary(label: str, runs: list[dict], rates: tuple[int, ...]) -> dict:
@@ -287,7 +288,7 @@ def to_markdown(results: dict) -> str:
              f"Hard test SQNR on the {results['source']['test']}"
              + (f"; mean over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f"; seed {seeds[0]}") + ".", "",
              head, "|" + "---|" * (len(rates) + 2),
-             *([f"| bits/sample on the wire ({ref['frame_samples']}-sample frames) | " + " | ".join(f"{v:.2f}" for v in wire) + " | |"]
+             *([f"| bits/sample on the wire ({DEFAULT_FRAMING}) | " + " | ".join(f"{v:.2f}" for v in wire) + " | |"]
                if wire else []),
              f"| Wyner-Ziv limit{est} | " + " | ".join(f"{v:.2f}" for v in ref["wz_limit_db"]) + " | |"]
     ceiling = ref.get("zero_delay_ceiling_db") or []  # results written before the ceiling have none

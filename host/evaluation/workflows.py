@@ -15,7 +15,7 @@ from wzcodec.core.model_file import fingerprint
 from wzcodec.core.modes import hard_sqnr_db
 from wzcodec.data.sources import Source
 from wzcodec.evaluation import bounds, reference
-from wzcodec.link.frames import DEFAULT_FRAME_SAMPLES, wire_bits_per_sample
+from wzcodec.link.frames import REPORT_RATE_HZ, default_frame_samples, wire_bits_per_sample
 from wzcodec.training.config import TrainConfig, TrainResult
 from wzcodec.training.modes import train
 
@@ -46,9 +46,9 @@ def evaluate_model(params: Any, source: Source, samples: int = DEFAULT_TEST_SAMP
         "zero_delay_ceiling_db": None if ceiling is None else round(ceiling, 4),
         "si_only_db": round(reference.si_only_db(source, x, y), 4),
         "rate_bits": params.rate_bits,
-        # what a sample costs the link at the default framing (DEFAULT_FRAME_SAMPLES, hellos and keys included)
+        # what a sample costs the link at the default framing (250 ms frames at 1 kHz, hellos and keys included)
         "wire_bits_per_sample": round(wire_bits_per_sample(params.rate_bits, key_bytes=modes.of(params).key_bytes), 4),
-        "frame_samples": DEFAULT_FRAME_SAMPLES,
+        "frame_samples": default_frame_samples(params.rate_bits, REPORT_RATE_HZ),
         "mode": modes.of(params).name,
         "samples": int(len(x)),
         "source": source.description,

@@ -43,7 +43,8 @@ import numpy as np
 
 from wzcodec.core import model_file
 from wzcodec.core.errors import WzError
-from wzcodec.link.frames import READABLE_VERSIONS, SEQ_MODULUS, DataFrame, EndFrame, Frame, HelloFrame, kind_version
+from wzcodec.link.frames import READABLE_VERSIONS, SEQ_MODULUS, DataFrame, EndFrame, Frame, HelloFrame, version_of
+from wzcodec.link.realign import Aligner
 from wzcodec.link.sideinfo import SideInfo
 
 OK, LOST, SETTLING, NO_SIDE = 0, 1, 2, 3
@@ -53,6 +54,7 @@ GAP_FEED = 4096  # of a longer gap only the last GAP_FEED samples go through the
 MAX_WAITING = 1 << 20  # samples queued for side information before the oldest are decoded without it
 NONCES_KEPT = 256  # boot nonces remembered to recognise a replayed hello
 CONFIRM_FRAMES = 32  # a frame after a gap is confirmed by one that follows it within this many frames
+ALIGN_RANGE = 1 << 16  # samples (65 s at 1 kHz): how long a board without a clock may have been off, at most
 BATCH_SAMPLES = 1 << 16  # consecutive frames decoded in one call (and output as one chunk): at most about this many samples
 
 
@@ -71,6 +73,7 @@ class DecoderModel:
     factory: Callable[[], Any]  # -> object with decode(j, y) -> x_hat and reset() (and sync_key(bytes), keyed modes)
     source: str
     key_bytes: int = 0  # the encoder state every data frame carries (0: none)
+    params: Any = None  # the codec's parameters: a reboot without a clock is aligned with them (None: not aligned)
 
     def new_decoder(self) -> Any:
         return self.factory()
@@ -84,7 +87,7 @@ def load_model(path: str | Path) -> DecoderModel:
     m = model_file.read(path)
     params, mode = m.params, m.mode
     return DecoderModel(m.fingerprint, params.rate_bits, mode.settle(params), params.y_offset,
-                        lambda: mode.decoder(params), m.source, mode.key_bytes)
+                        lambda: mode.decoder(params), m.source, mode.key_bytes, params)
 
 
 @dataclass
@@ -112,7 +115,9 @@ class LiveStats:
     gaps: int = 0  # runs of LOST samples
     data_frames: int = 0  # data frames placed in the output
     resets: int = 0  # device restarts seen (a hello with a new boot nonce; wire format 1: hello number 0)
-    rebases: int = 0  # restarts whose sample count went back: re-aligned to continue where the old one stopped
+    rebases: int = 0  # restarts whose sample count went back (no clock): placed by a search against the side information
+    aligned: int = 0  # of them, those the search placed (wzcodec.link.realign)
+    unaligned_samples: int = 0  # samples of a reboot the search could not place: dropped, never decoded against a guessed Y
     stale_frames: int = 0  # frames for samples already output (replayed or duplicated)
     rejected_frames: int = 0  # CRC-valid frames whose sample number nothing confirmed
     replayed_hellos: int = 0  # hellos of an earlier boot (their nonce was seen before)
@@ -162,6 +167,10 @@ class LiveDecoder:
         self.device_version: int | None = None  # the wire format version the device's hellos speak
         self._last_lost = False  # whether the last sample output was LOST (gaps spanning chunks count once)
         self._keyed_exact = True  # keyed mode: the decoder's state is the encoder's (no lost sample since the last key)
+        self._aligner: Aligner | None = None  # a reboot without a clock, being placed against the side information
+        self._align_began = 0  # its first sample, in the device's count
+        self._align_held: list[tuple[int, DataFrame]] = []  # its frames until then
+        self._unaligned = False  # the running boot could not be placed: its frames are dropped and counted
 
     @property
     def waiting(self) -> bool:
@@ -179,7 +188,7 @@ class LiveDecoder:
         """Take CRC-valid frames in arrival order; returns the chunks that can be decoded now."""
         for f in frames:
             if self._verified:
-                if kind_version(f.raw[2]) == self.device_version:
+                if version_of(f) == self.device_version:
                     self._handle(f)
                 else:  # the device speaks one version: a frame of another passed a weaker check by chance
                     self.stats.rejected_frames += 1
@@ -194,7 +203,7 @@ class LiveDecoder:
                     self._boot_hint = f.seq - since if since <= min(self.max_gap, f.seq) else None
                     held, self._held = self._held, []
                     for g in held:
-                        if kind_version(g.raw[2]) == f.version:
+                        if version_of(g) == f.version:
                             self._handle(g)
                         else:
                             self.stats.rejected_frames += 1
@@ -273,16 +282,23 @@ class LiveDecoder:
         self.stats.resets += 1
         if not 0 <= dev - began <= self.max_gap:
             began = dev
-        if dev < self._dev:  # the count went back: no clock survived the restart; continue where the old one stopped
-            self._offset += self._dev - began
+        self._drop_alignment()
+        if dev < self._dev:  # the count went back: no clock survived the restart; find where it belongs
             self.stats.rebases += 1
+            earliest = self._dev + self._offset  # the old boot's samples stop there (its output index)
+            if self.model.params is None:  # nothing to align with: continue where the old one stopped
+                self._offset += self._dev - began
+            else:  # a board whose first hello arrived when Y stood at t started at or before t
+                latest = max(earliest, min(earliest + ALIGN_RANGE, self.side.fetch(earliest + ALIGN_RANGE)))
+                self._aligner = Aligner(self.model.params, earliest, latest)
+                self._align_began = began
             self._dev = began
         elif began >= self._dev:  # a running clock: the samples until the boot began are lost
             self._dev = began
         # else its first frames arrived before this hello (its boot hello was lost): they were placed by their
         # own sample numbers already, and the jump onto the new boot's frame grid marked the encoder's restart
         self._announced = dev
-        if began + self._offset not in self._boots:
+        if self._aligner is None and began + self._offset not in self._boots:  # (a search marks its boot where it finds it)
             self._boots.append(began + self._offset)
         if self._candidate is not None:  # a frame of the old boot that nothing confirmed
             self.stats.rejected_frames += 1
@@ -293,6 +309,17 @@ class LiveDecoder:
             raise ModelMismatch(f"the device sends R = {f.rate_bits} indices (model {self.device_fingerprint}) but the "
                                 f"decoder has model {self.model.fingerprint} (R = {self.model.rate_bits})")
         dev = self._unwrap(f.seq)
+        if self._aligner is not None or self._unaligned:
+            if dev >= self._dev:  # a frame of the boot being placed: held (or, unplaceable, dropped and counted)
+                self._dev = dev + len(f.indices)
+                if self._unaligned:
+                    self.stats.unaligned_samples += len(f.indices)
+                else:
+                    self._align_held.append((dev, f))
+                    self._aligner.add(f.indices, f.key, at=dev - self._align_began)
+            else:
+                self.stats.stale_frames += 1
+            return
         if self._dev is None:
             self._begin(dev, at_boot=False)
         cand = self._candidate
@@ -303,7 +330,8 @@ class LiveDecoder:
             self._candidate = None
             self._accept(cand[0], cand[1])
             self._accept(dev, f)
-        elif dev == self._dev or dev == self._announced:
+        elif dev == self._dev or dev == self._announced or f.version >= 3:
+            # (a version 3 frame's check covers its boot nonce and full sample number: its place is proven)
             if cand is not None:  # the stream went on without it: a stray
                 self.stats.rejected_frames += 1
                 self._candidate = None
@@ -312,6 +340,34 @@ class LiveDecoder:
             if cand is not None:
                 self.stats.rejected_frames += 1
             self._candidate = (dev, f)
+
+    def _align(self, final: bool) -> None:
+        """Ask the search where the rebooted board's stream belongs; place its held frames once it knows."""
+        a = self._aligner
+        if a is None:
+            return
+        need = a.latest + a.guard + a.held + 1
+        have = self.side.fetch(need)
+        # a side source that ended has no more Y to wait for: what lies beyond it is missing (NaN), not late
+        verdict = a.decide(self.side.values, need if self.side.ended or final else have)
+        if isinstance(verdict, int):
+            self._aligner, held, self._align_held = None, self._align_held, []
+            self.stats.aligned += 1
+            self._offset = verdict - self._align_began
+            self._boots.append(verdict)  # the encoder starts from zero there
+            dev_end, self._dev = self._dev, self._align_began
+            for dev, f in held:
+                self._accept(dev, f)
+            self._dev = max(self._dev, dev_end)
+        elif verdict == "give up" or final:
+            self._drop_alignment()
+            self._unaligned = not final
+
+    def _drop_alignment(self) -> None:
+        """The boot being placed could not be (or a newer boot came): its held samples are counted, never decoded."""
+        if self._aligner is not None:
+            self.stats.unaligned_samples += sum(len(f.indices) for _, f in self._align_held)
+        self._aligner, self._align_held, self._unaligned = None, [], False
 
     @staticmethod
     def _agree(cand: tuple[int, DataFrame], dev: int) -> bool:
@@ -334,6 +390,7 @@ class LiveDecoder:
 
     def poll(self) -> list[Chunk]:
         """Decode every queued frame whose side information has arrived."""
+        self._align(final=False)
         return self._pump(final=False)
 
     def finish(self) -> list[Chunk]:
@@ -341,6 +398,7 @@ class LiveDecoder:
         if self._candidate is not None:
             self.stats.rejected_frames += 1
             self._candidate = None
+        self._align(final=True)
         out = self._pump(final=True)
         if self.end is not None and self._next is not None and self._next < self.end:
             n = self.end - self._next
@@ -412,8 +470,8 @@ class LiveDecoder:
         keyed = self.model.key_bytes > 0
         if keyed:  # every frame's key at its own sample: exact from the frame that ends a gap on
             x_hat = self._decode_keyed(idx.astype(np.int64), y_in, [(fs - nxt, k) for fs, _, k in batch if k])
-        else:
-            x_hat = self._dec.decode(idx.astype(np.int64), y_in)  # -1: not received, decoded from Y alone
+        else:  # -1: not received, decoded from Y alone; the start-up filters after every restart of the encoder
+            x_hat = self._decode_restarts(idx.astype(np.int64), y_in, [b - nxt for b in self._boots if nxt <= b < stop])
         if missing:
             status[no_y & (status == OK)] = NO_SIDE
         if keyed:  # a key ends the damage of lost indices at its frame; a missing Y still needs `settle` samples
@@ -443,6 +501,18 @@ class LiveDecoder:
         if missing or s > nxt:
             x_hat[(status == LOST) | (status == NO_SIDE)] = np.nan
         return self._emit(nxt, x_hat, status, idx)
+
+    def _decode_restarts(self, j: np.ndarray, y: np.ndarray, restarts: list[int]) -> np.ndarray:
+        """decode(j, y), telling the decoder that the encoder restarted from zero history before each offset in
+        `restarts` (a boot: the model's start-up filters decode its first samples)."""
+        dec, parts, a = self._dec, [], 0
+        for r in sorted(restarts):
+            if r > a:
+                parts.append(dec.decode(j[a:r], y[a:r]))
+                a = r
+            dec.restart()
+        parts.append(dec.decode(j[a:], y[a:]))
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _decode_keyed(self, j: np.ndarray, y: np.ndarray, keys: list[tuple[int, bytes]]) -> np.ndarray:
         """decode(j, y), taking each key (offset, bytes) at its offset: in one call where the mode's decoder can

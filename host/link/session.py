@@ -154,7 +154,9 @@ class Session:
         st = self.parser.stats
         # a wrong baud rate gives random bytes: hardly a sync with a well-formed header, let alone a frame (a
         # noisy link at the right rate shows many frames whose check fails: that is damage, not the baud)
-        if st.frames_ok == 0 and st.bytes_in >= GARBAGE_LIMIT and st.crc_errors * GARBAGE_LIMIT < 4 * st.bytes_in:
+        # (nor a run of evenly spaced version 3 data frames that wait for the hello that tells their length)
+        if (st.frames_ok == 0 and st.bytes_in >= GARBAGE_LIMIT and st.crc_errors * GARBAGE_LIMIT < 4 * st.bytes_in
+                and st.regular_candidates < 2):
             baud = getattr(self.port, "baudrate", None)
             raise WzError(f"received {st.bytes_in} bytes but not one valid frame ({st.crc_errors} CRC errors): wrong --baud "
                           f"(this port is at {baud}; the device's rate is set in main.py, 115200 by default), "
@@ -206,6 +208,9 @@ class Session:
             "no_side_samples": int(np.count_nonzero(status == NO_SIDE)),
             "gaps": ls.gaps,
             "resets": ls.resets,
+            "rebases": ls.rebases,  # reboots whose count went back (no clock): placed by a search against Y
+            "aligned": ls.aligned,
+            "unaligned_samples": ls.unaligned_samples,  # samples of such a reboot the search could not place (dropped)
             "data_frames": ps.data_frames,
             "hello_frames": ps.hello_frames,
             "stale_frames": ls.stale_frames,

@@ -43,7 +43,7 @@ def test_the_most_extreme_model_and_mapping_in_range_design_without_overflow():
 ])
 def test_board_settings_are_bounded(change, message):
     with pytest.raises(WzError, match=message):
-        BoardSettings(**change).check()
+        BoardSettings(**change).check(4)
 
 
 @pytest.mark.parametrize("section, key, value, message", [

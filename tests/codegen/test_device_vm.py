@@ -62,7 +62,8 @@ def test_main_loop_sends_the_framed_indices():
     require_vm()
     params = fixture_model("B", 3)  # R = 3: groups of 8 samples, indices straddle byte boundaries
     inp, _ = choose_mapping(params, 0, 4095)
-    gen = generate(params, inp, BoardSettings(uart_id=0, tx_pin=4, rx_pin=5, adc_pin=27, sample_rate=100_000))
+    gen = generate(params, inp, BoardSettings(uart_id=0, tx_pin=4, rx_pin=5, adc_pin=27, sample_rate=100_000, frame_samples=64,
+                                              hello_every=32))
     n = 400
     u16 = np.random.default_rng(5).integers(0, 1 << 16, n).astype(np.uint16)
     script = (
@@ -77,7 +78,7 @@ def test_main_loop_sends_the_framed_indices():
     # frames of 64 samples (a hello with the fingerprint and this boot's nonce first), the last a short one (main.py
     # flushes when it stops), exactly as wzcodec.link.frames builds them
     hello = frames.FrameParser().feed(sent)[0]
-    assert isinstance(hello, frames.HelloFrame) and hello.version == 2 and hello.nonce is not None
+    assert isinstance(hello, frames.HelloFrame) and hello.version == frames.FORMAT_VERSION and hello.nonce is not None
     expected = frames.stream_bytes(fixedpoint.encode(gen.fp, u16.astype(np.int64) >> 4), 3, gen.fingerprint, 64, 32, nonce=hello.nonce,
                                    flush=True)
     assert n % 64 and len(frames.FrameParser().feed(sent)) == 1 + -(-n // 64)
@@ -110,7 +111,7 @@ def test_main_loop_allocates_nothing_per_sample():
     allocates nothing): set-up only, nothing per sample."""
     require_vm()
     params = fixture_model("C", 5)
-    gen = generate(params, choose_mapping(params, 0, 4095)[0], BoardSettings(sample_rate=100_000))
+    gen = generate(params, choose_mapping(params, 0, 4095)[0], BoardSettings(sample_rate=100_000, frame_samples=64, hello_every=32))
     u16 = np.random.default_rng(6).integers(0, 1 << 16, 640).astype(np.uint16)
     script = (
         "import gc, machine\nfrom array import array\n"

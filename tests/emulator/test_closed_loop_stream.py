@@ -79,8 +79,8 @@ def test_only_a_keyed_mode_renders_a_keyed_link():
     params, _ = model_file.load(model(3))
     gen = generate(params, choose_mapping(params, 0, 4095)[0])
     link, main, stream = gen.files["link.py"], gen.files["sampler.py"], gen.files["stream.py"]
-    assert "def __init__(self, uart, nonce, start, key):" in link and '_DATA_HEAD = b"\\xa5\\x5a\\x73\\x40"' in link
-    assert "self._key(f, 8)\n        _crc(f, 2, _BODY, 0, self._seq)" in link and "_BODY = const(12)" in link
+    assert "def __init__(self, uart, nonce, start, key):" in link and '_DATA_HEAD = b"\\xa5\\xd3\\x00"' in link
+    assert "self._key(f, 3)\n        _crc(self._p, 0, 8, 0, self._seq)" in link and "_BODY = const(7)" in link
     assert "enc.prime(x)" in main and "link.Link(uart, nonce, 0, enc.key)" in main
     assert "enc.prime(src[0])" in stream and "link.Link(sys.stdout.buffer, nonce, start, enc.key)" in stream
 
@@ -119,7 +119,7 @@ def test_stream_py_sends_the_reference_keyed_frames_under_cpython(tmp_path, rate
     want = expected(dev, x_int, frame, hello, start, flush)
     assert r.stdout == want
     data = [f for f in frames.FrameParser().feed(r.stdout) if isinstance(f, frames.DataFrame)]
-    assert data and all(f.raw[2] == frames.KIND_KEYED | rate and len(f.key) == frames.KEY_BYTES for f in data)
+    assert data and all(f.raw[1] in (frames.KIND_KEYED | rate, frames.V3.kind_keyed_short | rate) and len(f.key) == frames.KEY_BYTES for f in data)
 
 
 @pytest.mark.vm
@@ -204,7 +204,8 @@ def test_main_primes_with_the_first_reading_and_sends_the_keyed_frames(rate, n):
     """main.py with a stand-in `machine`: the first reading primes the encoder and is its first sample."""
     require_vm()
     params, _ = model_file.load(model(rate))
-    gen = generate(params, choose_mapping(params, 0, 4095)[0], BoardSettings(adc_bits=12, sample_rate=100_000))
+    gen = generate(params, choose_mapping(params, 0, 4095)[0], BoardSettings(adc_bits=12, sample_rate=100_000, frame_samples=64,
+                                                                              hello_every=32))
     u16 = np.random.default_rng(rate).integers(0, 1 << 16, n).astype(np.uint16)
     script = ("import machine, sys\nfrom array import array\n"
               "with open('/u16.bin', 'rb') as f:\n    machine.samples = array('H', f.read())\n"
@@ -228,7 +229,7 @@ def test_keyed_main_loop_allocates_nothing_per_sample():
     allocates nothing): set-up only, nothing per sample."""
     require_vm()
     params, _ = model_file.load(model(5))
-    gen = generate(params, choose_mapping(params, 0, 4095)[0], BoardSettings(sample_rate=100_000))
+    gen = generate(params, choose_mapping(params, 0, 4095)[0], BoardSettings(sample_rate=100_000, frame_samples=64, hello_every=32))
     u16 = np.random.default_rng(6).integers(0, 1 << 16, 1400).astype(np.uint16)
     script = (
         "import gc, machine\nfrom array import array\n"
@@ -269,7 +270,7 @@ def test_emulator_sends_every_boots_keys_and_keeps_the_first(tmp_path):
     require_vm()
     x, y = slow_sensor(3000, 21)
     plan = FaultPlan.parse("reset=1000/2000,boot=50,seed=5")
-    emu = Emulator(prepare_device(model(4), tmp_path), x, y, EmulatorConfig(link="tcp:0", faults=plan))
+    emu = Emulator(prepare_device(model(4), tmp_path, 64), x, y, EmulatorConfig(link="tcp:0", faults=plan))
     box: dict = {}
     t = threading.Thread(target=lambda: box.update(truth=emu.run()), daemon=True)
     t.start()

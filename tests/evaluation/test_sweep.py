@@ -42,9 +42,9 @@ def test_sweep_scores_the_trained_codec_and_every_baseline_below_the_limit():
     assert r["checks"]["above_limit"] == []
     ceiling = r["reference"]["zero_delay_ceiling_db"][0]
     assert r["reference"]["si_only_db"] < ceiling < limit and f"| zero-delay ceiling | {ceiling:.2f} |" in sw.to_markdown(r)
-    # what R = 2 costs on the link at 64-sample frames: 55.3 % efficiency (docs/link.md), 3.62 bits a sample
-    assert r["reference"]["wire_bits_per_sample"] == [3.6172] and r["reference"]["frame_samples"] == 64
-    assert "| bits/sample on the wire (64-sample frames) | 3.62 | |" in sw.to_markdown(r)
+    # what R = 2 costs on the link at the default 248-sample frames: 89.3 % efficiency (docs/wire-format.md), 2.24 bits a sample
+    assert r["reference"]["wire_bits_per_sample"] == [2.2404] and r["reference"]["frame_samples"] == [248]
+    assert "| bits/sample on the wire (250 ms frames at 1 kHz) | 2.24 | |" in sw.to_markdown(r)
     assert {"wzcodec", "numpy", "torch", "python"} <= set(r["versions"]) and r["settings"]["train"]["epochs"] == 1
     assert calls[-1][0] == calls[-1][1] == len(r["methods"]) and any("exhaustive" in c[2] for c in calls)  # IMA: no run
     json.dumps(r)  # plain JSON values throughout

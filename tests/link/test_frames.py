@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from wzcodec.link import frames
 from wzcodec.link.crc import CHECK32, TABLE32_HI, TABLE32_LO, crc16, crc16_table, crc32, crc32_halves
-from wzcodec.link.frames import V1, V2, DataFrame, EndFrame, FrameParser, HelloFrame
+from wzcodec.link.frames import V1, V2, V3, DataFrame, EndFrame, FrameParser, Framer, HelloFrame
 
 FP = "0123456789abcdef"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "wire-format.md"
@@ -33,18 +33,21 @@ def test_crc32_is_iso_hdlc_and_the_device_loop_agrees():
     assert max(TABLE32_HI + TABLE32_LO) <= 0xFFFF and len(TABLE32_HI) == len(TABLE32_LO) == 16
 
 
-def test_v2_kinds_are_two_bits_from_every_v1_kind():
-    """A flipped bit never turns a version 2 frame into a version 1 candidate (checked by only 16 bits), nor back."""
+def test_newer_kinds_are_two_bits_from_every_v1_kind():
+    """A flipped bit never turns a version 2 or 3 frame into a version 1 candidate (checked by only 16 bits), nor back;
+    no KIND is a sync byte, so the byte after 0xA5 tells version 3 (a KIND) from the older two (0x5A)."""
     def kinds(v):
-        return [v.kind_data | r for r in range(1, 9)] + [v.kind_hello, v.kind_end]
+        bases = [b for b in (v.kind_data, v.kind_keyed, v.kind_short, v.kind_keyed_short) if b is not None]
+        return [b | r for b in bases for r in range(1, 9)] + [v.kind_hello, v.kind_end]
 
-    assert min(bin(a ^ b).count("1") for a in kinds(V1) for b in kinds(V2)) >= 2
-    assert len(set(kinds(V1) + kinds(V2))) == 20 and not {0xA5, 0x5A} & set(kinds(V1) + kinds(V2))
-    for k in kinds(V2):
+    newer = kinds(V2) + kinds(V3)
+    assert min(bin(a ^ b).count("1") for a in kinds(V1) for b in newer) >= 2
+    assert len(set(kinds(V1) + newer)) == len(kinds(V1) + newer) and not {0xA5, 0x5A} & set(kinds(V1) + newer)
+    for k in newer:
         for bit in range(8):
             assert frames.kind_version(k ^ (1 << bit)) != 1
-    assert (frames.FORMAT_VERSION, frames.READABLE_VERSIONS, frames.CRC_BYTES, frames.OVERHEAD_BYTES) == (2, (1, 2), 4, 12)
-    assert (frames.KIND_DATA, frames.KIND_HELLO, frames.KIND_END, frames.HELLO_BYTES) == (0x20, 0x50, 0x4F, 18)
+    assert (frames.FORMAT_VERSION, frames.READABLE_VERSIONS, frames.CRC_BYTES, frames.OVERHEAD_BYTES) == (3, (1, 2, 3), 4, 7)
+    assert (frames.KIND_DATA, frames.KIND_HELLO, frames.KIND_END, frames.HELLO_BYTES) == (0x80, 0x6C, 0x3A, 23)
 
 
 @pytest.mark.parametrize("version", [1, 2])
@@ -68,7 +71,7 @@ def test_hello_and_end_frames():
     hello, end = FrameParser().feed(raw)
     assert hello == HelloFrame(seq=2**30 + 5, version=2, rate_bits=3, frame_samples=64, hello_every=32, hello_number=7,
                                fingerprint=FP, nonce=0xDEADBEEF, raw=raw[:30])
-    assert end == EndFrame(seq=999, raw=raw[30:])
+    assert end == EndFrame(seq=999, raw=raw[30:], version=2)
     assert raw[8 + 14 : 8 + 18] == bytes.fromhex("efbeadde")  # the nonce, little-endian, after the fingerprint
     assert raw[26:30] == binascii.crc32(raw[2:26]).to_bytes(4, "little")  # CRC-32 over KIND .. payload, LSB first
 
@@ -81,10 +84,10 @@ def test_version_1_frames_are_still_built_and_read():
     hello, end = p.feed(raw)
     assert hello == HelloFrame(seq=5, version=1, rate_bits=3, frame_samples=64, hello_every=32, hello_number=0,
                                fingerprint=FP, nonce=None, raw=raw[:24])
-    assert end == EndFrame(seq=999, raw=raw[24:]) and p.stats.v1_frames == 2
+    assert end == EndFrame(seq=999, raw=raw[24:], version=1) and p.stats.v1_frames == 2
     with pytest.raises(ValueError, match="no boot nonce"):
         frames.hello_frame(5, FP, 3, 64, 32, 0, nonce=7, version=1)
-    for bad in (0, 3):
+    for bad in (0, 3, 4):
         with pytest.raises(ValueError, match="version"):
             frames.data_frame(0, np.zeros(8, int), 4, version=bad)
     with pytest.raises(ValueError, match="nonce"):
@@ -94,7 +97,7 @@ def test_version_1_frames_are_still_built_and_read():
 def test_one_parser_reads_v1_and_v2_frame_by_frame():
     j = np.random.default_rng(3).integers(0, 16, 640)
     old = frames.stream_bytes(j, 4, FP, 64, 4, version=1)  # a board still on version 1 ...
-    new = frames.stream_bytes(j, 4, FP, 64, 4, start=640, nonce=12345)  # ... reflashed
+    new = frames.stream_bytes(j, 4, FP, 64, 4, start=640, nonce=12345, version=2)  # ... reflashed
     p = FrameParser()
     got = p.feed(old + new)
     data = [f for f in got if isinstance(f, DataFrame)]
@@ -109,8 +112,9 @@ def test_one_parser_reads_v1_and_v2_frame_by_frame():
 
 def test_device_constants_match_the_format():
     c = frames.device_constants()
-    hello = frames.hello_frame(0, FP, 4, 64, 32, 0x0201, nonce=0x0A0B0C0D)
-    assert c["wire_version"] == 2 and c["crc_bytes"] == 4 and c["hello_end"] + c["crc_bytes"] == len(hello)
+    hello = frames.hello_frame(0x3000_0001, FP, 4, 64, 32, 0x0201, nonce=0x0A0B0C0D, version=3, count=0x77)
+    assert c["wire_version"] == 3 and c["crc_bytes"] == 4 and c["hello_end"] + c["crc_bytes"] == len(hello) == 29
+    assert hello[c["hello_seq_at"] : c["hello_seq_at"] + 4] == (0x3000_0001).to_bytes(4, "little") and hello[c["hello_cnt_at"]] == 0x77
     assert hello[c["hello_number_at"] : c["hello_number_at"] + 2] == b"\x01\x02"
     assert hello[c["hello_fingerprint_at"] : c["hello_fingerprint_at"] + 8].hex() == FP
     assert hello[c["hello_nonce_at"] : c["hello_nonce_at"] + c["nonce_bytes"]] == bytes([13, 12, 11, 10])
@@ -123,7 +127,10 @@ def test_docs_example_is_what_the_builders_give():
     text = DOCS.read_text()
     j = (np.arange(64) + 1) % 16
     fp = "121dbf90e9e342b1"
+    boot = Framer(4, fp, 250, 64, nonce=0x8E4A1C07).data((np.arange(250) + 1) % 16)
     cases = {
+        "hello v3": boot[:29],
+        "data v3": boot[29:],
         "hello v2": frames.hello_frame(0, fp, 4, 64, 32, 0, nonce=0x8E4A1C07),
         "data v2": frames.data_frame(0, j, 4),
         "hello v1": frames.hello_frame(0, fp, 4, 64, 32, 0, version=1),
@@ -134,8 +141,9 @@ def test_docs_example_is_what_the_builders_give():
         assert m, name
         parts = [p.strip() for p in m.group(1).split("|")]
         head, payload, check = bytes.fromhex(parts[0]), parts[1], bytes.fromhex(parts[2])
-        if "(x4" in payload:  # the data payload's first 8 bytes, repeated
-            payload = bytes.fromhex(payload.split("(")[0]) * 4
+        rep = re.fullmatch(r"(.*?) \(x(\d+)(?:, then (.*?))?: \d+ bytes\)", payload)
+        if rep:  # the data payload's first 8 bytes, repeated (then a tail)
+            payload = bytes.fromhex(rep.group(1)) * int(rep.group(2)) + bytes.fromhex(rep.group(3) or "")
         else:
             payload = bytes.fromhex(payload)
         assert head + payload + check == raw, name
@@ -181,22 +189,35 @@ def test_resynchronises_after_garbage_drops_and_flips():
 
 
 def test_link_efficiency_counts_all_overhead():
-    # R = 4, 64 samples: 32 payload bytes + 12 overhead, plus a 30-byte hello every 32 frames
-    assert frames.link_efficiency(4, 64, 32) == pytest.approx(256 / (8 * (44 + 30 / 32)))
-    # version 1: 10 bytes of overhead, a 24-byte hello
+    # version 3, R = 4, 64 samples: 32 payload bytes + 7 of envelope, plus a 29-byte hello every 64 frames
+    assert frames.link_efficiency(4, 64, 64) == pytest.approx(256 / (8 * (39 + 29 / 64)))
+    # version 2: 12 bytes of envelope, a 30-byte hello; version 1: 10 bytes, a 24-byte hello
+    assert frames.link_efficiency(4, 64, 32, version=2) == pytest.approx(256 / (8 * (44 + 30 / 32)))
     assert frames.link_efficiency(4, 64, 32, version=1) == pytest.approx(256 / (8 * (42 + 24 / 32)))
-    j = np.zeros(64 * 32, int)
-    for v in (1, 2):  # the arithmetic is what the builders send
-        assert len(frames.stream_bytes(j, 4, FP, version=v)) * 8 * frames.link_efficiency(4, version=v) == pytest.approx(len(j) * 4)
+    j = np.zeros(64 * 64, int)
+    for v in (1, 2, 3):  # the arithmetic is what the builders send
+        got = len(frames.stream_bytes(j, 4, FP, 64, version=v)) * 8 * frames.link_efficiency(4, 64, version=v)
+        assert got == pytest.approx(len(j) * 4)
+
+
+def test_default_frames_last_at_most_250_ms_and_meet_the_efficiency_targets():
+    """Issue 15: at 1 kHz, at most 250 ms a frame, >= 80 % of the wire is index bits at R = 1 and >= 90 % at R >= 4."""
+    for rate in range(1, 9):
+        n = frames.default_frame_samples(rate, 1000)
+        assert n <= 250 and n * rate % 8 == 0 and n + frames.group_size(rate) > 250
+        assert frames.link_efficiency(rate) >= (0.9 if rate >= 4 else 0.8)
+    assert frames.default_frame_samples(1, 250) == 56 and frames.default_frame_samples(4, 2) == 2  # a slow sensor: one group
 
 
 def test_frame_settings_rule():
     from wzcodec.codegen.board import check_frame_settings
     from wzcodec.core.errors import WzError
 
-    check_frame_settings(8, 1)
-    check_frame_settings(248, 255)
-    for bad in ((4, 32), (63, 32), (256, 32), (64, 0), (64, 256), (True, 32)):
+    check_frame_settings(8, 1, 1)
+    check_frame_settings(248, 255, 1)
+    check_frame_settings(250, 64, 4)
+    check_frame_settings(255, 64, 8)
+    for bad in ((4, 32, 1), (63, 32, 1), (250, 32, 1), (256, 32, 8), (64, 0, 4), (64, 256, 4), (True, 32, 4)):
         with pytest.raises(WzError):
             check_frame_settings(*bad)
 
@@ -243,3 +264,61 @@ def _same_fields(f) -> bool:
         built = frames.end_frame(f.seq, version=v)
     c = frames.VERSIONS[v].crc_bytes
     return built[2:8] + built[9:-c] == f.raw[2:8] + f.raw[9:-c] and len(built) == len(f.raw)
+
+
+def test_version_3_frames_place_themselves_by_their_check():
+    """A version 3 data frame names no sample number: its CRC covers the boot nonce and the full SEQ, so the parser's
+    placement (its counter unwrapped against the boot) is proven, and another boot's frame fails like a damaged one."""
+    rng = np.random.default_rng(5)
+    j = rng.integers(0, 8, 300 * 16)
+    raw = frames.stream_bytes(j, 3, FP, 16, 64, start=2**30 - 1000, nonce=11)  # SEQ wraps at 2^30 within the stream
+    got = FrameParser().feed(raw)
+    data = [f for f in got if isinstance(f, DataFrame)]
+    assert [f.seq for f in data] == [(2**30 - 1000 + 16 * k) % 2**30 for k in range(300)]  # CNT wrapped too (300 > 256)
+    assert np.array_equal(np.concatenate([f.indices for f in data]), j) and all(f.version == 3 for f in data)
+    # the same frames under another nonce: not one passes against this boot
+    other = frames.stream_bytes(j, 3, FP, 16, 64, start=2**30 - 1000, nonce=12)
+    hello_a = frames.Framer(3, FP, 16, 64, nonce=11).hello()
+    p = FrameParser()
+    got = p.feed(hello_a + other[len(hello_a) : len(hello_a) + 63 * 13])  # up to the other boot's next hello
+    assert not [f for f in got if isinstance(f, DataFrame)] and p.stats.crc_errors == 63
+    # a frame replayed 256 frames later (the same CNT) fails: its SEQ is not the one the check covers
+    fr = Framer(3, FP, 16, 255, nonce=3)
+    stream = [fr.data(j[16 * k : 16 * k + 16]) for k in range(300)]
+    p = FrameParser()
+    p.feed(b"".join(stream[:260]))
+    assert p.feed(stream[4]) == [] and p.stats.crc_errors == 1
+
+
+def test_version_3_short_frame_and_frames_before_the_first_hello():
+    j = np.arange(100) % 16
+    raw = frames.stream_bytes(j, 4, FP, 16, 4, start=7, nonce=9, flush=True)
+    p = FrameParser()
+    got = p.feed(raw[29 + 15 :])  # joined mid-stream: the first hello and the start of a frame are missed
+    data = [f for f in got if isinstance(f, DataFrame)]
+    # frames 1..3 waited for the hello before frame 4 and come out before it, then the rest and the short frame
+    assert [f.seq for f in data] == [7 + 16 * k for k in range(1, 7)] and len(data[-1].indices) == 4
+    assert np.array_equal(np.concatenate([f.indices for f in data]), j[16:])
+    assert isinstance(got[3], HelloFrame) and got[3].count == 4 and p.stats.crc_errors == 0
+    # any chunking: the same frames, and every byte counted once
+    p2, again, rng, pos = FrameParser(), [], np.random.default_rng(4), 29 + 15
+    while pos < len(raw):
+        k = int(rng.integers(1, 40))
+        again += p2.feed(raw[pos : pos + k])
+        pos += k
+    assert [f.raw for f in again] == [f.raw for f in got] and p2.stats == p.stats and p2.pending_bytes == 0
+    with pytest.raises(ValueError, match="free for their count"):
+        Framer(1, FP, 8).data(np.zeros(7, int))  # 7 one-bit indices fill the frame's only byte
+
+
+def test_version_3_frames_of_a_boot_whose_hello_was_lost_follow_its_next_hello():
+    j = np.arange(64 * 8) % 4
+    old = frames.stream_bytes(j, 2, FP, 64, 4, nonce=1)
+    new = Framer(2, FP, 64, 4, nonce=2)  # a reboot: its first hello is lost
+    first = new.data(j[:64])
+    rest = b"".join(new.data(j[64 * k : 64 * k + 64]) for k in range(1, 8))
+    p = FrameParser()
+    got = p.feed(old + first[29:] + rest)
+    after = got[got.index(next(f for f in got if isinstance(f, HelloFrame) and f.nonce == 2)) :]
+    assert [f.seq for f in after if isinstance(f, DataFrame)] == list(range(0, 512, 64))
+    assert p.stats.crc_errors == 0  # (the four frames failed against the old boot, then passed against theirs)

@@ -164,22 +164,39 @@ def test_restart_with_a_clock_leaves_a_gap(setup):
     assert np.array_equal(idx[r + boot :], j2[: len(idx) - r - boot])  # no sample shifted
 
 
-def test_restart_without_a_clock_is_rebased(setup):
+def test_restart_without_a_clock_is_placed_by_its_side_information(setup):
+    """A board without a clock counts from 0 again after a pause: the search over Y finds where it really began."""
     params, fp, x, y, j, ref = setup
-    parts = frame_list(j[:1024], fp) + frame_list(j[:512], fp, start=0, nonce=2)  # the count starts again at 0
+    pause = 777
+    j2 = codec.encode(params, x[1024 + pause : 1024 + pause + 1024])  # the encoder restarts from zero history
+    parts = frame_list(j[:1024], fp) + frame_list(j2, fp, start=0, nonce=2)  # the count starts again at 0
     dec, x_hat, status, idx, _ = decode_bytes(b"".join(b for _, _, b in parts), y)
-    assert dec.stats.resets == 1 and dec.stats.rebases == 1
-    assert len(idx) == 1536 and np.array_equal(idx[1024:], j[:512])
+    assert (dec.stats.resets, dec.stats.rebases, dec.stats.aligned, dec.stats.unaligned_samples) == (1, 1, 1, 0)
+    assert len(idx) == 1024 + pause + 1024 and (status[1024 : 1024 + pause] == LOST).all()
+    assert np.array_equal(idx[1024 + pause :], j2)  # every index at the sample it was taken
+    settle = load_model(MODEL).settle
+    assert (status[1024 + pause + settle :] == OK).all() and np.array_equal(x_hat[-512:], ref[1024 + pause + 512 : 1024 + pause + 1024])
+
+
+def test_restart_that_its_side_information_cannot_place_is_dropped_not_guessed(setup):
+    params, fp, x, y, j, ref = setup
+    parts = frame_list(j[:1024], fp) + frame_list(j[:512], fp, start=0, nonce=2)  # a replay of the start: no Y after 1024 fits
+    dec, x_hat, status, idx, _ = decode_bytes(b"".join(b for _, _, b in parts), y)
+    assert (dec.stats.resets, dec.stats.rebases, dec.stats.aligned, dec.stats.unaligned_samples) == (1, 1, 0, 512)
+    assert len(idx) == 1024 and (status == OK).all()
 
 
 def test_restart_whose_boot_hello_was_lost_waits_for_the_next_hello(setup):
     params, fp, x, y, j, ref = setup
-    second = frame_list(j[:1024], fp, nonce=2)[1:]  # back to 0 without a clock, its first hello lost
+    pause = 300
+    j2 = codec.encode(params, x[1024 + pause : 1024 + pause + 1024])
+    second = frame_list(j2, fp, nonce=2)[1:]  # back to 0 without a clock, its first hello lost
     dec, _, status, idx, _ = decode_bytes(b"".join(b for _, _, b in frame_list(j[:1024], fp) + second), y)
-    # the new boot's frames before its next hello (#1, at sample 512) prove nothing: dropped; from the hello
-    # on the boot is known (it began at its sample 0, continued after the old count): its first 512 are lost
-    assert dec.stats.resets == 1 and dec.stats.stale_frames == 8 and dec.stats.rebases == 1
-    assert len(idx) == 2048 and (status[1024:1536] == LOST).all() and np.array_equal(idx[1536:], j[512:1024])
+    # the new boot's frames before its next hello (#1, at its sample 512) prove nothing: dropped; from the hello on the
+    # boot is known (it began at its sample 0) and the search places it: its first 512 samples are lost
+    assert dec.stats.resets == 1 and dec.stats.stale_frames == 8 and dec.stats.rebases == 1 and dec.stats.aligned == 1
+    assert len(idx) == 1024 + pause + 1024 and (status[1024 : 1024 + pause + 512] == LOST).all()
+    assert np.array_equal(idx[1024 + pause + 512 :], j2[512:])
 
 
 def test_a_confirmed_outage_longer_than_max_gap_is_a_resync_not_an_allocation(setup):

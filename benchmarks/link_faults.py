@@ -53,8 +53,8 @@ BOOT = 100  # samples a restart leaves unsampled
 
 
 def offline(model: Path, truth, y: np.ndarray) -> np.ndarray:
-    """The device's true indices decoded in one pass (-1 where it never encoded a sample), each boot from its
-    first key (a keyed mode): what an unbroken link would have given, shape (n,)."""
+    """The device's true indices decoded in one pass (-1 where it never encoded a sample), each boot after a restart()
+    and from its first key (a keyed mode): what an unbroken link would have given, shape (n,)."""
     m = model_file.read(model)
     dec = m.mode.decoder(m.params)
     keys = truth.info.get("boot_keys") or []
@@ -63,6 +63,8 @@ def offline(model: Path, truth, y: np.ndarray) -> np.ndarray:
     for k, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
         if a > pos:
             out.append(dec.decode(np.full(a - pos, -1, np.int64), y[pos:a]))
+        if k > 0:
+            dec.restart()  # the encoder starts again from zero: the live decoder says so at every boot too
         if k < len(keys):
             dec.sync_key(bytes.fromhex(keys[k]))
         out.append(dec.decode(truth.j[a:b].astype(np.int64), y[a:b]))

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from link_faults import offline  # benchmarks/ is the script's folder: the same offline reference
 
-from wzcodec.core import model_file, modes
 from wzcodec.data.scenarios import slow_sensor
 from wzcodec.emulator.board import EmulatorConfig, source_samples
 from wzcodec.emulator.faults import FaultPlan
@@ -33,25 +33,6 @@ MODELS = {"binning": REPO / "models" / "default.json",
           "closed-loop": REPO / "tests" / "fixtures" / "models" / "closed_loop_R4.json"}
 N = 40_000
 RESULTS = REPO / "benchmarks" / "results" / "reboot_alignment.json"
-
-
-def offline(path: Path, truth, y: np.ndarray) -> np.ndarray:
-    """The offline decode of the device's true indices, boot by boot (lost samples decoded from Y alone)."""
-    p = model_file.read(path).params
-    dec = modes.of(p).decoder(p)
-    keys = truth.info.get("boot_keys") or []
-    edges = [int(b) for b in truth.boots] + [len(y)]
-    out, pos = [], 0
-    for k, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
-        if a > pos:
-            out.append(dec.decode(np.full(a - pos, -1, np.int64), y[pos:a]))
-        if hasattr(dec, "restart") and k > 0:
-            dec.restart()
-        if k < len(keys):
-            dec.sync_key(bytes.fromhex(keys[k]))
-        out.append(dec.decode(truth.j[a:b].astype(np.int64), y[a:b]))
-        pos = b
-    return np.concatenate(out)
 
 
 def trial(mode: str, seed: int) -> dict:

@@ -27,12 +27,14 @@ from wzcodec.evaluation.workflows import decoding, finite_sqnr
 from wzcodec.link.frames import DEFAULT_HELLO_EVERY, LATENCY_MS
 
 LOSS_TARGET_DB = 0.05
+DEFAULT_DIR = "device"  # codegen's output folder when -o is not given
 CLIP_WARN = 1e-3
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("codegen", help="generate the fixed-point MicroPython encoder, board loop and host decoder",
-                       description="Write DIR/encoder.py, DIR/link.py and DIR/main.py (for the board), DIR/decoder.py (for the host), "
+                       description="Write " + ", ".join(f"DIR/{f}" for f in BOARD_FILES) + " (for the board: "
+                       "`wzcodec flash` copies exactly these), DIR/decoder.py (for the host), "
                        "DIR/model.json (the model with these settings, which `wzcodec emulate` and `wzcodec decode` read) "
                        "and DIR/stream.py (the board loop `wzcodec emulate` runs) "
                        "from a model file, after proving that the integer arithmetic stays within +-2^29 for every "
@@ -68,7 +70,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--data", metavar="FILE", help="measure on a recording (.npz/.npy/.csv)")
     c.add_argument("--samples", type=samples_arg, default=analysis.DEFAULT_SAMPLES, help=f"scenario samples (default {analysis.DEFAULT_SAMPLES})")
     c.add_argument("--seed", type=seed_arg, default=analysis.DEFAULT_SEED, help=f"scenario seed (default {analysis.DEFAULT_SEED})")
-    p.add_argument("-o", "--output", default="device", metavar="DIR", help="existing output folder (default device/)")
+    p.add_argument("-o", "--output", default=None, metavar="DIR", help=f"output folder, created if missing (default "
+                   f"{DEFAULT_DIR}/ in the current folder)")
     p.set_defaults(handler=cmd_codegen)
 
     p = sub.add_parser("flash", help="copy the generated board files to a board (mpremote; microfs on a micro:bit)",
@@ -86,7 +89,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_codegen(args: argparse.Namespace) -> int:
     model = model_file.read(args.model)
     params, training = model.params, model.training
-    out = check_folder(args.output, (), what="-o")  # first: a typo in -o should not cost a proof and a loss run
+    # first: a typo in -o should not cost a proof and a loss run (a missing folder is created, parents too)
+    out = check_folder(args.output or DEFAULT_DIR, (), what="-o", create=True)
+    if args.output is None:  # the first line says where the files go when nobody said
+        print(f"writing into {out.resolve()}/ (the default, {DEFAULT_DIR}/ in the current folder; choose another with -o DIR)")
     test = _test_data(args, training)  # and a bad --data or --scenario is found before the design is printed
     kind = profile(args.board)
     given = {"uart_id": args.uart, "adc_pin": args.adc_pin, "adc_bits": None if args.input_range else args.adc_bits,
@@ -101,7 +107,7 @@ def cmd_codegen(args: argparse.Namespace) -> int:
                           frame_samples=args.frame_samples, hello_every=args.hello_every, **settings)
     gen = generate(params, inp, board, training)
     # before the loss run: never over the model or the recording this command reads (by any name or link)
-    check_folder(out, gen.files, inputs=(model.source, args.data), what="-o")
+    check_folder(out, gen.files, inputs=(model.source, args.data), what="-o", create=True)
     for line in describe(params, gen.fp, gen.fingerprint, notes):
         print(line)
     report = None if test is None else _loss(params, gen.fp, *test)
@@ -113,6 +119,10 @@ def cmd_codegen(args: argparse.Namespace) -> int:
             print(f"warning: {100 * report.clipped:.2g}% of the samples fall outside the input range: check --scale and --offset")
         if report.loss_db > LOSS_TARGET_DB:
             print(f"warning: the fixed-point loss exceeds {LOSS_TARGET_DB} dB: narrow the input range or use fewer taps")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WzError(f"-o {out}: cannot create the folder ({exc.strerror or exc})") from None
     written = write_files(out, gen.files)
     print("wrote " + ", ".join(str(p) for p in written) + f"  (flash {', '.join(BOARD_FILES)}; decoder.py is for the host; "
           f"{model_file.FOLDER_MODEL} is what emulate and decode read)")
@@ -123,7 +133,7 @@ def describe(params: Any, fp: Any, fingerprint: str, notes: list[str]) -> list[s
     """The human-readable design: mapping, the mode's constants (its device face says them) and the range proof."""
     inp = fp.inp
     lines = [f"model {fingerprint}: R = {params.rate_bits} bits/sample, mode {modes.of(params).name}",
-             f"input: integers {inp.lo}..{inp.hi} ({inp.bits:.3g} bits), X = (x_int - {inp.offset!r}) * {inp.scale!r} "
+             f"input: integers {inp.lo}..{inp.hi} ({inp.bits:.3g} bits), X = {mapping_formula(inp.offset, inp.scale)} "
              "in model units; inputs outside the range are clamped on the device"]
     lines += [f"  chose {n}" for n in notes]
     lines += device_of(params).describe(fp, params)
@@ -132,6 +142,14 @@ def describe(params: Any, fp: Any, fingerprint: str, notes: list[str]) -> list[s
     for b in fp.range_proof():
         lines.append(f"  {b.what:<{width}}  [{b.lo}, {b.hi}]  2^{_log2(b.magnitude)}")
     return lines
+
+
+def mapping_formula(offset: float, scale: float) -> str:
+    """'(x_int - 2047.5) * 0.003', or '(x_int + 4987.23) * 0.002999' for a negative offset; plain 'x_int * S' at 0."""
+    if offset == 0:
+        return f"x_int * {scale!r}"
+    sign = "-" if offset > 0 else "+"
+    return f"(x_int {sign} {abs(offset)!r}) * {scale!r}"
 
 
 def loss_line(r: analysis.LossReport, bits: float) -> str:

@@ -1,7 +1,8 @@
 """`wzcodec demo`: the main job end to end on the embedded default (scenario A, R = 4).
 
 Train -> model file -> generated device code running in the MicroPython VM -> pty -> pyserial -> live
-decoder with side information -> SQNR beside the offline codec's and the Wyner-Ziv limit.
+decoder with side information -> SQNR and RMS error beside the offline codec's and the Wyner-Ziv limit, and a
+time-series picture of the live decode (DEMO_PLOT in the working folder).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from wzcodec.core import model_file
 from wzcodec.core.errors import WzError
 from wzcodec.core.files import check_folder
 from wzcodec.data.sources import Source
+from wzcodec.evaluation.plots import require_matplotlib
 from wzcodec.evaluation.workflows import evaluate_model, train_model
 from wzcodec.training.config import TrainConfig
 
 DEMO_DIR = Path("build/demo")
 DEMO_MODEL = "model_A_R4.json"
+DEMO_PLOT = "timeseries_A_R4.png"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    out = check_folder(args.out, (DEMO_MODEL,), what="--out", create=True)  # before training, not after
+    out = check_folder(args.out, (DEMO_MODEL, DEMO_PLOT), what="--out", create=True)  # before training, not after
+    require_matplotlib(" (the demo draws a time-series plot)")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -50,4 +54,5 @@ def cmd_demo(args: argparse.Namespace) -> int:
     r = evaluate_model(res.params, src)
     print(f"     {evaluation_line(r)}")
     print("3/3  the whole chain: fixed-point encoder in the MicroPython VM -> pty -> pyserial -> live decoder ...", flush=True)
-    return cmd_live_demo(argparse.Namespace(model=str(path), scenario="A", samples=args.samples, faults=None, json=False))
+    return cmd_live_demo(argparse.Namespace(model=str(path), scenario="A", samples=args.samples, faults=None, json=False,
+                                            plot=str(out / DEMO_PLOT), strict=False))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from wzcodec.cli.util import positive_int
+from wzcodec.cli.util import error_text, positive_int
 from wzcodec.core import model_file
 from wzcodec.core.errors import WzError
 from wzcodec.core.files import check_output
@@ -22,6 +23,7 @@ from wzcodec.emulator.board import BOARDS, Emulator, EmulatorConfig, prepare_dev
 from wzcodec.emulator.faults import FaultPlan
 from wzcodec.emulator.loopback import loopback
 from wzcodec.evaluation import bounds
+from wzcodec.evaluation.plots import check_png, plot_time_series
 from wzcodec.link.frames import DEFAULT_HELLO_EVERY
 from wzcodec.link.live import MAX_GAP, LiveDecoder, load_model
 from wzcodec.link.output import check_suffix, write_decoded
@@ -32,6 +34,7 @@ from wzcodec.link.sideinfo import PortSideInfo, from_file
 DEFAULT_MODEL = "device"
 DEFAULT_SAMPLES = 50_000
 DEFAULT_SEED = 2026
+LIVE_UNITS = "model units"  # live-demo streams a scenario: its values are the model's units
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -88,7 +91,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-gap", type=positive_int, default=MAX_GAP, metavar="N",
                    help=f"a confirmed gap of more than N samples is a resync: the output's index jumps there instead of "
                    f"holding N lost rows (default {MAX_GAP}, 8 s at 1 kHz)")
-    p.add_argument("--json", action="store_true", help="print a JSON summary (samples, frames_ok, crc_errors, lost_samples, sqnr_db, ...)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary (samples, frames_ok, crc_errors, lost_samples, sqnr_db, "
+                   "rms_error, max_abs_error, ...)")
+    add_strict(p)
     p.set_defaults(handler=cmd_decode)
 
     p = sub.add_parser("live-demo", help="the whole chain: emulator (MicroPython VM) -> pty -> pyserial -> live decoder",
@@ -99,8 +104,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scenario", default=None, metavar="A|B|C", help="default: the scenario the model was trained on, else A")
     p.add_argument("--samples", type=positive_int, default=DEFAULT_SAMPLES, help=f"samples (default {DEFAULT_SAMPLES})")
     p.add_argument("--faults", metavar="SPEC", help="as for emulate")
+    p.add_argument("--plot", metavar="FILE.png", help="also draw a time-series excerpt of the live decode: x, the "
+                   "reconstruction and y above, the error below (needs matplotlib: the plots extra)")
     p.add_argument("--json", action="store_true")
+    add_strict(p)
     p.set_defaults(handler=cmd_live_demo)
+
+
+STRICT_EXIT = 3  # --strict and a shortfall: the output is still written
+
+
+def add_strict(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--strict", action="store_true",
+                   help=f"exit with status {STRICT_EXIT} on a shortfall (nothing received, or side information that ran out "
+                   "before the stream), after writing everything as usual; without it a shortfall is a warning on stderr")
+
+
+def shortfall(s: dict) -> str | None:
+    """What fell short in a session summary, as the text of a warning (None: nothing)."""
+    if s["samples"] == 0:
+        return "nothing was decoded: no frame arrived from the port" if s["frames_ok"] == 0 else \
+            "nothing was decoded: frames arrived but no sample could be placed"
+    if s["no_side_samples"]:
+        return (f"the side information ran out before the stream: {s['no_side_samples']} of {s['samples']} samples had none "
+                "(NaN, status 3, in the output)")
+    return None
+
+
+def warn_shortfall(command: str, s: dict, strict: bool) -> int:
+    """The shortfall warning on stderr, if any; the exit status it calls for (STRICT_EXIT only with --strict)."""
+    text = shortfall(s)
+    if text is None:
+        return 0
+    print(f"wzcodec {command}: warning: {text}" + (f" (--strict: exit status {STRICT_EXIT})" if strict else ""), file=sys.stderr)
+    return STRICT_EXIT if strict else 0
 
 
 def cmd_emulate(args: argparse.Namespace) -> int:
@@ -164,14 +201,15 @@ def cmd_decode(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        print(describe(summary) + (f"; wrote {args.output}" if args.output else ""))
+        print(describe(summary, "the truth file's units") + (f"; wrote {args.output}" if args.output else ""))
     if summary["side_bad_lines"]:
         print(f"wzcodec decode: warning: {summary['side_bad_lines']} side-information lines were not usable (unparsable, "
               "or an index far outside the stream) and were skipped", file=sys.stderr)
+    short = warn_shortfall("decode", summary, args.strict)
     if session.error is not None:
         print(f"wzcodec decode: error: {session.error} (the session ended there; what it decoded was kept)", file=sys.stderr)
         return 2
-    return 0
+    return short
 
 
 def _truth_x(path: str) -> np.ndarray:
@@ -187,8 +225,8 @@ def _truth_x(path: str) -> np.ndarray:
         raise WzError(f"{p}: cannot read the truth file ({exc.__class__.__name__})") from None
 
 
-def describe(s: dict) -> str:
-    """One human line for a decode summary."""
+def describe(s: dict, units: str = "the truth's units") -> str:
+    """One human line for a decode summary (units: what the RMS and largest error are measured in)."""
     text = (f"decoded {s['decoded_samples']} of {s['samples']} samples ({s['lost_samples']} lost in {s['gaps']} gaps, "
             f"{s['settling_samples']} settling, {s['no_side_samples']} without side information); {s['frames_ok']} frames ok, "
             f"{s['crc_errors']} CRC errors, {s['resets']} device restarts; ended by {s['ended_by']}")
@@ -201,6 +239,8 @@ def describe(s: dict) -> str:
         text += f"; {s['resyncs']} resyncs over gaps of more than --max-gap ({s['skipped_samples']} samples not output)"
     if s.get("sqnr_db") is not None:
         text += f"; SQNR {s['sqnr_db']:.2f} dB"
+        if s.get("rms_error") is not None:
+            text += f" ({error_text(s, units)})"
     return text
 
 
@@ -213,6 +253,9 @@ def offline_decode(mode: Any, params: Any, truth: Any, y: np.ndarray) -> np.ndar
 
 
 def cmd_live_demo(args: argparse.Namespace) -> int:
+    plot = getattr(args, "plot", None)
+    if plot:  # before the stream
+        check_png(plot, inputs=(args.model,))
     model = model_file.read(args.model)
     params, training, mode = model.params, model.training, model.mode
     scenario = str(args.scenario or training.get("scenario") or "A").upper()
@@ -235,14 +278,30 @@ def cmd_live_demo(args: argparse.Namespace) -> int:
     report = {"live_sqnr_db": s.get("sqnr_db"), "offline_sqnr_db": None if offline_db is None else round(offline_db, 4),
               "float_codec_sqnr_db": round(float_db, 4), "zero_delay_ceiling_db": round(ceiling, 4),
               "wz_limit_db": round(limit, 4), "samples": s["samples"],
-              "lost_samples": s["lost_samples"], "frames_ok": s["frames_ok"], "crc_errors": s["crc_errors"],
-              "samples_per_s": s["samples_per_s"]}
+              "rms_error": s.get("rms_error"), "max_abs_error": s.get("max_abs_error"), "units": LIVE_UNITS,
+              "lost_samples": s["lost_samples"], "no_side_samples": s["no_side_samples"], "frames_ok": s["frames_ok"],
+              "crc_errors": s["crc_errors"], "samples_per_s": s["samples_per_s"]}
+    if plot:
+        out = session.output()
+        x_hat = np.full(len(x), np.nan)
+        keep = out["index"] < len(x)
+        x_hat[out["index"][keep]] = out["x_hat"][keep]
+        rms = s.get("rms_error")
+        plot_time_series(x, y, x_hat, plot, what=f"scenario {scenario}, R = {params.rate_bits} bits/sample, decoded live "
+                         "from the emulated board", units=LIVE_UNITS, rms_error=math.nan if rms is None else rms)
+        report["plot"] = str(plot)
+    strict = getattr(args, "strict", False)
     if args.json:
         print(json.dumps(report))
-        return 0
-    print(describe(s))
+        return warn_shortfall("live-demo", s, strict)
+    print(describe(s, LIVE_UNITS))
     off = f"{offline_db:.2f} dB" if offline_db is not None else "n/a (the device restarted)"
     live = f"{s['sqnr_db']:.2f} dB" if s.get("sqnr_db") is not None else "n/a"
     print(f"SQNR: live {live}   offline decode of the device's indices {off}   float codec {float_db:.2f} dB   "
           f"zero-delay ceiling {ceiling:.2f} dB   Wyner-Ziv limit {limit:.2f} dB  (R = {params.rate_bits}, {len(x)} samples)")
-    return 0
+    if s.get("rms_error") is not None:
+        print(f"live decode: RMS error {s['rms_error']:.4g} {LIVE_UNITS} (largest {s['max_abs_error']:.4g}) over "
+              f"{s['decoded_samples']:,} decoded samples; the signal's own RMS spread is {float(np.std(x)):.4g}")
+    if plot:
+        print(f"wrote {plot} (a time-series excerpt: x, the live reconstruction and y, the error below)")
+    return warn_shortfall("live-demo", s, strict)

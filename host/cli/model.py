@@ -21,7 +21,15 @@ from wzcodec.core import model_file, modes
 from wzcodec.core.files import check_output
 from wzcodec.evaluation import reference
 from wzcodec.evaluation.bounds import MIN_PRIOR_OVER_S, zero_delay_ceiling_db
-from wzcodec.evaluation.workflows import DEFAULT_TEST_SAMPLES, DEFAULT_TEST_SEED, bound_table, evaluate_model, train_model
+from wzcodec.evaluation.plots import check_png, plot_time_series
+from wzcodec.evaluation.workflows import (
+    DEFAULT_TEST_SAMPLES,
+    DEFAULT_TEST_SEED,
+    bound_table,
+    evaluate_model,
+    reconstruct,
+    train_model,
+)
 from wzcodec.link.frames import DEFAULT_FRAMING, wire_bits_per_sample
 from wzcodec.training.config import RECIPES, TrainConfig
 from wzcodec.training.modes import AUTO, choices
@@ -59,6 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", type=samples_arg, default=DEFAULT_TEST_SAMPLES, help=f"test samples for a scenario (default {DEFAULT_TEST_SAMPLES})")
     p.add_argument("--seed", type=seed_arg, default=DEFAULT_TEST_SEED, help=f"test realization seed (default {DEFAULT_TEST_SEED})")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--plot", metavar="FILE.png", help="also draw a time-series excerpt: x, the reconstruction and y above, "
+                   "the error below, in the recording's units (needs matplotlib: the plots extra)")
     p.set_defaults(handler=cmd_evaluate)
 
     p = sub.add_parser("bound", help="the Wyner-Ziv limit and the zero-delay ceiling (SQNR, dB) per rate",
@@ -105,13 +115,23 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.plot:  # before the decoding, never over the model or the recording
+        check_png(args.plot, inputs=(args.model, args.data))
     params, _ = model_file.load(args.model)
-    r = evaluate_model(params, source_of(args), args.samples, args.seed)
+    src = source_of(args)
+    data = reconstruct(params, src, args.samples, args.seed)
+    r = evaluate_model(params, src, data=data)
+    if args.plot:
+        plot_time_series(*data, args.plot, what=f"{r['source']}, R = {r['rate_bits']} bits/sample ({r['mode']})",
+                         units=r["units"], rms_error=r["rms_error"])
+        r["plot"] = str(args.plot)
     if args.json:
         emit_json(r)
     else:
         print(f"{r['source']}, {r['samples']} samples, R={r['rate_bits']} ({r['mode']}; {r['wire_bits_per_sample']:.2f} bits/sample on "
               f"the wire, {DEFAULT_FRAMING}):  {evaluation_line(r)}")
+        if args.plot:
+            print(f"wrote {args.plot} (a time-series excerpt: x, the reconstruction and y, the error below)")
     return 0
 
 

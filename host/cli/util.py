@@ -105,12 +105,17 @@ def evaluation_line(r: dict) -> str:
     """One line for an evaluate_model result: the SQNR beside the zero-delay ceiling and the Wyner-Ziv limit."""
     est = " (Gaussian estimate)" if r["limit_is_estimate"] else ""
     ceiling = r.get("zero_delay_ceiling_db")
-    return (f"SQNR {r['sqnr_db']:.2f} dB   "
+    return (f"SQNR {r['sqnr_db']:.2f} dB ({error_text(r, r['units'])})   "
             + ("" if ceiling is None else f"zero-delay ceiling {ceiling:.2f} dB"
                # rare wrong picks make one test a little lucky or unlucky; a recording's ceiling is a Gaussian estimate
                + (" (an expected value: one test can exceed it)" if r["sqnr_db"] > ceiling
                   else f" ({ceiling - r['sqnr_db']:.2f} dB above)") + "   ")
             + f"Wyner-Ziv limit {r['wz_limit_db']:.2f} dB{est}   gap {r['gap_db']:.2f} dB   side information only {r['si_only_db']:.2f} dB")
+
+
+def error_text(r: dict, units: str) -> str:
+    """'RMS error 0.0401, max 0.187 in <units>' from a result with rms_error and max_abs_error."""
+    return f"RMS error {r['rms_error']:.4g}, max {r['max_abs_error']:.4g} in {units}"
 
 
 def emit_json(obj: Any) -> None:

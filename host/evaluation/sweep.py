@@ -157,13 +157,13 @@ def _ima(ctx: RunContext) -> MethodResult:
                                                        "clipped_fraction": float(np.mean(np.abs(s) >= 32767))})
 
 
-add_method(trained_variant("trained", "SGD + decoder-side levers (default recipe plus)"))
-add_method(trained_variant("trained_paper", "SGD, the paper's system (--recipe paper)", recipe="paper"))
-add_method(trained_variant("closed_loop", "closed loop: prediction, side information at the decoder (--mode closed-loop)",
-                           mode="closed-loop"))
-add_method(Method("exhaustive", "exhaustive search", _exhaustive))
+# labels in users' words (the legend and the table); the option that selects each is in the help and the README
+add_method(trained_variant("trained", "wzcodec (default)"))
+add_method(trained_variant("trained_paper", "paper's recipe (--recipe paper)", recipe="paper"))
+add_method(trained_variant("closed_loop", "wzcodec closed loop (--mode closed-loop)", mode="closed-loop"))
+add_method(Method("exhaustive", "paper's grid search", _exhaustive))
 add_method(Method("no_filter", "no prediction filters", _no_filter))
-add_method(Method("ignore_si", "ignore side information", _ignore_si))
+add_method(Method("ignore_si", "plain quantizer, no side information", _ignore_si))
 add_method(Method("dpcm", "DPCM without side information", _dpcm))
 add_method(Method("ima_adpcm", "IMA ADPCM (4-bit standard)", _ima, rates=(IMA_RATE,)))
 

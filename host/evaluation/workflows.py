@@ -11,36 +11,65 @@ import numpy as np
 
 from wzcodec.core import modes
 from wzcodec.core.errors import WzError
+from wzcodec.core.metrics import sqnr_db
 from wzcodec.core.model_file import fingerprint
-from wzcodec.core.modes import hard_sqnr_db
 from wzcodec.data.sources import Source
 from wzcodec.evaluation import bounds, reference
 from wzcodec.link.frames import REPORT_RATE_HZ, default_frame_samples, wire_bits_per_sample
 from wzcodec.training.config import TrainConfig, TrainResult
 from wzcodec.training.modes import train
+from wzcodec.training.progress import phase_lines
 
 DEFAULT_TEST_SAMPLES = 200_000
 DEFAULT_TEST_SEED = 2026
 
 
 def train_model(source: Source, cfg: TrainConfig, progress: Callable[[int, int, str], None] | None = None) -> TrainResult:
-    """Train on `source` (seeded by cfg.seed) and return params plus metadata (incl. validation SQNR)."""
+    """Train on `source` (seeded by cfg.seed) and return params plus metadata (incl. validation SQNR).
+
+    Where stderr is not a terminal (so a tqdm bar is hidden), each phase of the training also writes one line
+    there (wzcodec.training.progress.phase_lines)."""
     data = source.training_data(cfg.seed)
-    return train(data, cfg, progress)
+    return train(data, cfg, phase_lines(progress, label=getattr(progress, "desc", None) or "train"))
 
 
-def evaluate_model(params: Any, source: Source, samples: int = DEFAULT_TEST_SAMPLES, seed: int = DEFAULT_TEST_SEED) -> dict:
-    """Hard SQNR of `params` on a test realization (or the whole recording), beside the limit and SI-only."""
+def reconstruct(params: Any, source: Source, samples: int = DEFAULT_TEST_SAMPLES,
+                seed: int = DEFAULT_TEST_SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y, x_hat) of the hard codec on what `evaluate` scores (a test realization, or the whole recording), in
+    the source's units (a recording's x as given); shape (n,) each. WzError if the model overflows on it."""
     x, y = source.test_data(samples, seed)
     if len(x) <= params.history:
         raise WzError(f"{len(x)} samples are fewer than the filters need ({params.history + 1})")
+    with decoding(source.description):
+        x_hat = modes.of(params).roundtrip(params, x, y)
+        finite_sqnr(sqnr_db(x, x_hat), source.description)
+    return x, y, x_hat
+
+
+def error_in_units(x: np.ndarray, x_hat: np.ndarray) -> dict[str, float]:
+    """RMS and largest absolute error of x_hat against x (shape (n,) each), in x's units, to 6 significant digits."""
+    e = np.asarray(x_hat, dtype=np.float64) - np.asarray(x, dtype=np.float64)
+    return {"rms_error": float(f"{math.sqrt(float(np.mean(e * e))):.6g}"), "max_abs_error": float(f"{float(np.max(np.abs(e))):.6g}")}
+
+
+def units_of(source: Source) -> str:
+    """What the errors are measured in: a recording's x as given, or a scenario's model units."""
+    return "model units" if source.scenario else "the recording's units"
+
+
+def evaluate_model(params: Any, source: Source, samples: int = DEFAULT_TEST_SAMPLES, seed: int = DEFAULT_TEST_SEED,
+                   data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> dict:
+    """Hard SQNR of `params` on a test realization (or the whole recording), beside the limit and SI-only, and the
+    RMS and largest absolute error in the source's units. data: (x, y, x_hat) from `reconstruct` (computed if None)."""
+    x, y, x_hat = data if data is not None else reconstruct(params, source, samples, seed)
     spec = reference.spectra(source, x, y)
     limit = bounds.wz_limit_db(spec, [params.rate_bits])[0]
     ceiling = bounds.zero_delay_ceiling_db(reference.genie(source, x, y), [params.rate_bits])[0]
-    with decoding(source.description):
-        sqnr = finite_sqnr(hard_sqnr_db(params, x, y), source.description)
+    sqnr = sqnr_db(x, x_hat)
     return {
         "sqnr_db": round(sqnr, 4),
+        **error_in_units(x, x_hat),
+        "units": units_of(source),
         "wz_limit_db": round(limit, 4),
         "gap_db": round(limit - sqnr, 4),
         "zero_delay_ceiling_db": None if ceiling is None else round(ceiling, 4),
@@ -95,4 +124,4 @@ def bound_table(source: Source, rates: list[int]) -> dict:
     }
 
 
-__all__ = ["train_model", "evaluate_model", "bound_table", "decoding", "finite_sqnr", "TrainConfig"]
+__all__ = ["train_model", "evaluate_model", "reconstruct", "error_in_units", "units_of", "bound_table", "decoding", "finite_sqnr", "TrainConfig"]

@@ -235,6 +235,10 @@ class Session:
             idx, x_hat = out["index"], out["x_hat"]
             ok = np.isfinite(x_hat) & (idx < len(self.truth_x))
             s["sqnr_db"] = round(sqnr_db(self.truth_x[idx[ok]], x_hat[ok]), 4) if ok.sum() > 1 else None
+            # in the truth's units (a recording's x as given), over the decoded samples, to 6 significant digits
+            err = x_hat[ok] - self.truth_x[idx[ok]]
+            s["rms_error"] = float(f"{math.sqrt(float(np.mean(err * err))):.6g}") if ok.sum() > 1 else None
+            s["max_abs_error"] = float(f"{float(np.max(np.abs(err))):.6g}") if ok.sum() > 1 else None
         return s
 
     def status_line(self) -> str:

@@ -42,6 +42,7 @@ DESIGN_SAMPLES = 60_000  # of the training part, for the quantizer's design iter
 LLOYD_PASSES = 8
 STEP_TRIES = 13  # uniform step multipliers tried (log-spaced), then refined once around the best
 UNIT = float(1 << GRID_BITS)
+UNITS = len(ORDERS) * len(SHAPES)  # progress units: one per designed quantizer
 
 Progress = Callable[[int, int, str], None]
 
@@ -196,8 +197,10 @@ def train(data: TrainData, cfg: TrainConfig, progress: Progress | None = None) -
     side = cfg.side_taps if cfg.side_taps is not None else cfg.taps
     design = _segments(data, DESIGN_SAMPLES)
     candidates = []
-    total, done = len(ORDERS) * len(SHAPES), 0
+    total, done = UNITS, 0
     n = 1 << cfg.rate_bits
+    if progress:
+        progress(0, total, "closed loop: predictors, quantizers and reconstruction taps")
     for order in ORDERS:
         taps, shift, resid = predictor(data, order)
         e0, l0 = gaussian_lloyd_max(n)

@@ -8,7 +8,10 @@ from collections.abc import Callable
 
 from wzcodec.core import modes
 from wzcodec.data.trainset import TrainData
+from wzcodec.training.closed_loop import UNITS as CLOSED_LOOP_UNITS
 from wzcodec.training.config import TrainConfig, TrainResult
+from wzcodec.training.progress import offset
+from wzcodec.training.threads import single_blas_thread
 
 Progress = Callable[[int, int, str], None]
 AUTO = "auto"
@@ -28,6 +31,7 @@ def _closed_loop(data: TrainData, cfg: TrainConfig, progress: Progress | None) -
 
 TRAINERS: dict[str, Callable[[TrainData, TrainConfig, Progress | None], TrainResult]] = {
     "binning": _binning, "closed-loop": _closed_loop}
+UNITS = {"closed-loop": CLOSED_LOOP_UNITS}  # progress units of the modes whose count is fixed
 # dB a mode must lose by on validation before auto drops it. Binning's every index is decoded through Y: where
 # the relation of Y to X drifts between the training part and later data (real recordings do), it loses more
 # than its validation figure says, while closed-loop decodes from its own indices and adds Y only where it
@@ -52,14 +56,25 @@ def train(data: TrainData, cfg: TrainConfig, progress: Progress | None = None) -
     cfg.mode "auto": every mode, each on the same data, and the one with the better hard validation SQNR
     (closed-loop credited AUTO_CREDIT_DB); metadata["mode_choice"] says why in one line,
     metadata["mode_validation_db"] has every mode's figure."""
+    with single_blas_thread():  # numpy's small least-squares products: threads only thrash (training.threads)
+        return _train(data, cfg, progress)
+
+
+def _train(data: TrainData, cfg: TrainConfig, progress: Progress | None) -> TrainResult:
     if cfg.mode != AUTO:
         modes.get(cfg.mode)  # an unknown name fails with the list of known modes
         res = TRAINERS[cfg.mode](data, cfg, progress)
         res.metadata.setdefault("mode", cfg.mode)
         return res
     results = {}
-    for name in TRAINERS:
-        res = TRAINERS[name](data, dataclasses.replace(cfg, mode=name), progress)
+    done = 0
+    names = list(TRAINERS)
+    for k, name in enumerate(names):
+        # one bar for the whole run: each mode's units after the ones before it (binning's are counted as it starts;
+        # the later modes' are fixed: wzcodec.training.closed_loop.UNITS)
+        part, seen = offset(progress, done, sum(UNITS.get(n, 0) for n in names[k + 1 :]))
+        res = TRAINERS[name](data, dataclasses.replace(cfg, mode=name), part)
+        done += seen[0]
         res.metadata.setdefault("mode", name)
         results[name] = res
     figures = {n: results[n].metadata["validation_sqnr_db"] for n in results}

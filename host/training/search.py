@@ -13,9 +13,10 @@ from scipy.special import ndtri
 
 from wzcodec.core.codec import CodecParams, Feedback, decode, encode, reconstruct_u
 from wzcodec.core.errors import WzError
-from wzcodec.core.kernel import FeedbackRunaway, Fir, coset_pick, feedback_term
+from wzcodec.core.kernel import FeedbackRunaway, Fir, coset_pick, decide, feedback_term
 from wzcodec.core.lags import lag
 from wzcodec.data.trainset import TrainData
+from wzcodec.training import feedback
 
 
 def ls_side_filter(data: TrainData, taps: int) -> tuple[np.ndarray, float]:
@@ -88,17 +89,54 @@ def fit_side(p: CodecParams, pre: Filtered, f_taps: int) -> CodecParams:
     return p.replace(b=w[:nb], f=w[nb:])
 
 
+def _indices(p: CodecParams, u: np.ndarray) -> np.ndarray:
+    return np.mod(np.floor(u / p.delta + 0.5), p.levels).astype(np.int64)
+
+
 def _decoded(p: CodecParams, pre: Filtered) -> Filtered | None:
     """(x, y, U, V) per segment with V as p's decoder computes it (feedback included), each from a fresh
-    state; None where the feedback runs away (a wrong decision overturning the next, and so on)."""
+    state (wzcodec.training.feedback: the kernel's V, bit for bit, without its passes); None where the feedback
+    runs away (a chain of more than Feedback.SWEEPS wrong decisions, and the kernel's strict solver agrees).
+    Steps whose kernel passes would not settle are left out where it matters, by _best."""
     out = []
     for x, y, u, vs in pre:
-        j = np.mod(np.floor(u / p.delta + 0.5), p.levels).astype(np.int64)
+        j = _indices(p, u)
+        # the guess: Q(U) as the decoder writes the point of coset j nearest it (the same bits as its decisions)
+        guess = decide(j, _quantized(u, p.delta), p.delta, p.levels)
         try:
-            out.append((x, y, u, Feedback(p, strict=True)(j, vs)))
+            # a long chain: the kernel's own strict solver decides (in about the time it took before), exactly as before
+            v = feedback.solve(j, vs, p.f, p.delta, p.levels, limit=Feedback.SWEEPS, guess=guess)
         except FeedbackRunaway:
-            return None
+            try:
+                v = Feedback(p, strict=True)(j, vs)
+            except FeedbackRunaway:
+                return None
+        out.append((x, y, u, v))
     return out
+
+
+def _kernel_settles(p: CodecParams, segments: Segments) -> bool:
+    """Whether the kernel's strict solver (the step search's verdict before wzcodec.training.feedback) settles p's
+    feedback on every segment: its passes start from decisions without feedback, and where they do not settle
+    within Feedback.SWEEPS the step was never a candidate. Asked only of the steps that would win, so the search
+    picks exactly the step it picked when every step was decoded that way."""
+    if not len(p.f):
+        return True
+    for x, y in segments:
+        u = Fir(p.a)(x)
+        try:
+            Feedback(p, strict=True)(_indices(p, u), Fir(p.b)(y))
+        except FeedbackRunaway:
+            return False
+    return True
+
+
+def _best(scored: list[tuple[float, CodecParams]], segments: Segments) -> tuple[float, CodecParams]:
+    """The least robust MSE among (mse, params) whose feedback the kernel's strict solver settles (see _kernel_settles)."""
+    for t in sorted(scored, key=lambda t: t[0]):
+        if not math.isfinite(t[0]) or _kernel_settles(t[1], segments):
+            return t
+    return scored[0]
 
 
 def _teacher_forced_error(p: CodecParams, pre: Filtered) -> np.ndarray:
@@ -108,7 +146,8 @@ def _teacher_forced_error(p: CodecParams, pre: Filtered) -> np.ndarray:
                            for _, _, u, vs in pre])
 
 
-def fit_reconstruction(p: CodecParams, segments: Segments, c_taps: int, e_taps: int, _dec: Filtered | None = None) -> CodecParams:
+def fit_reconstruction(p: CodecParams, segments: Segments, c_taps: int, e_taps: int, _dec: Filtered | None = None,
+                       _u_hat: list[np.ndarray] | None = None) -> CodecParams:
     """Least-squares reconstruction taps for p's decoder (hard or soft): c on U-hat, e on Y.
 
     X-hat = sum c_i U-hat[n-i] + sum e_i Y[n-i] is linear in (c, e) once the cosets are decided, so the
@@ -120,8 +159,8 @@ def fit_reconstruction(p: CodecParams, segments: Segments, c_taps: int, e_taps: 
     warm = max(c_taps, e_taps, 1) - 1
     m = c_taps + e_taps
     gram, rhs = np.zeros((m, m)), np.zeros(m)
-    for x, y, u, v in dec:
-        uh = reconstruct_u(np.mod(np.floor(u / p.delta + 0.5), p.levels).astype(np.int64), v, p)
+    for i, (x, y, u, v) in enumerate(dec):
+        uh = _u_hat[i] if _u_hat is not None else reconstruct_u(_indices(p, u), v, p)
         a = np.column_stack([lag(uh, k) for k in range(c_taps)] + [lag(y, k) for k in range(e_taps)])[warm:]
         gram += a.T @ a
         rhs += a.T @ x[warm:]
@@ -129,16 +168,22 @@ def fit_reconstruction(p: CodecParams, segments: Segments, c_taps: int, e_taps: 
     return p.replace(c=w[:c_taps], e=w[c_taps:])
 
 
-def _at_step(p: CodecParams, pre: Filtered, delta: float, refit: Refit) -> tuple[CodecParams, Filtered, Filtered]:
-    """p at step `delta` with its re-fitted taps -> (params, filtered segments, decoded segments)."""
+def _at_step(p: CodecParams, pre: Filtered, delta: float, refit: Refit
+             ) -> tuple[CodecParams, Filtered, Filtered | None, list[np.ndarray] | None]:
+    """p at step `delta` with its re-fitted taps -> (params, filtered segments, decoded segments, U-hat per decoded
+    segment). U-hat depends on the step, sigma and V, not on the reconstruction taps: computed once here for the
+    fit and the scan."""
     pd = p.replace(delta=float(delta))
     if refit and refit[2]:
         pd = fit_side(pd, pre[:4], refit[2])
         pre = [(x, y, u, Fir(pd.b)(y)) for x, y, u, _ in pre]
     dec = _decoded(pd, pre)
-    if refit and dec is not None:
-        pd = fit_reconstruction(pd, [], refit[0], refit[1], _dec=dec[:4])
-    return pd, pre, dec
+    if dec is None:
+        return pd, pre, None, None
+    u_hat = [reconstruct_u(_indices(pd, u), v, pd) for _, _, u, v in dec]
+    if refit:
+        pd = fit_reconstruction(pd, [], refit[0], refit[1], _dec=dec[:4], _u_hat=u_hat[:4])
+    return pd, pre, dec, u_hat
 
 
 def _miss_cost(p: CodecParams, s: float, points: int = 64) -> float:
@@ -164,7 +209,7 @@ def _scan(p: CodecParams, segments: Segments, deltas: np.ndarray, risk: float = 
     pre = _filtered(p, segments)
     out = []
     for delta in deltas:
-        pd, pre_d, dec = _at_step(p, pre, delta, refit)
+        pd, pre_d, dec, u_hats = _at_step(p, pre, delta, refit)
         if dec is None:  # this step's feedback runs away: never a candidate
             out.append((math.inf, pd))
             continue
@@ -175,14 +220,13 @@ def _scan(p: CodecParams, segments: Segments, deltas: np.ndarray, risk: float = 
         granular, hard, wrong = 0.0, 0.0, 0
         warm = pd.history  # every segment starts from a zero history: its start-up transient is not the codec
         n = sum(len(x) - warm for x, _ in segments)
-        for x, y, u, v in dec:
+        for (x, y, u, v), u_hat in zip(dec, u_hats):
             k = np.floor(u / pd.delta + 0.5)
             q = k * pd.delta
             j = np.mod(k, pd.levels).astype(np.int64)
             missed = np.rint((coset_pick(j, v, pd.delta, pd.levels) - q) / alpha) != 0
             wrong += int(np.count_nonzero(missed[warm:]))
             side = Fir(pd.e)(y)
-            u_hat = reconstruct_u(j, v, pd)
             # the granular part: the decoder's own U-hat (soft or hard) wherever it picked the right coset
             granular += float(np.sum((x - Fir(pd.c)(np.where(missed, q, u_hat)) - side)[warm:] ** 2))
             hard += float(np.sum((x - Fir(pd.c)(u_hat) - side)[warm:] ** 2))
@@ -217,7 +261,8 @@ def expected_mse_curve(p: CodecParams, segments: Segments, deltas: np.ndarray, r
     `refit`, the taps are re-fitted at every step first (see Refit).
     Expects `p` in the units of `segments` (identity normalization). Returns shape (len(deltas),).
     """
-    return np.array([m for m, _ in _scan(p, segments, deltas, risk, block, refit)])
+    return np.array([m if not math.isfinite(m) or _kernel_settles(pd, segments) else math.inf
+                     for m, pd in _scan(p, segments, deltas, risk, block, refit)])
 
 
 def refine_delta(p: CodecParams, segments: Segments, span: float = 0.5, step: float = 0.02,
@@ -226,10 +271,10 @@ def refine_delta(p: CodecParams, segments: Segments, span: float = 0.5, step: fl
     expected_mse_curve), coarse (4 steps apart) then fine around the best; returns the best step's params
     (with its re-fitted taps when `refit`)."""
     coarse = np.arange(-span, span + step / 2, 4 * step)
-    best = min(_scan(p, segments, p.delta * np.exp(coarse), refit=refit), key=lambda t: t[0])
+    best = _best(_scan(p, segments, p.delta * np.exp(coarse), refit=refit), segments)
     fine = np.log(best[1].delta / p.delta) + np.array([-3, -2, -1, 1, 2, 3]) * step
     scored = _scan(p, segments, p.delta * np.exp(fine), refit=refit) + [best]
-    return min(scored, key=lambda t: t[0])[1]
+    return _best(scored, segments)[1]
 
 
 def decoder_side_refinement(p: CodecParams, segments: Segments, c_taps: int, e_taps: int, soft: bool,

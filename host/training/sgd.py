@@ -84,8 +84,18 @@ def _train(data: TrainData, cfg: TrainConfig, dev: torch.device, progress, t0: f
     warm = cfg.taps - 1
     windows = _windows(data, cfg.window, warm)
     steps_per_epoch = max(1, len(windows[0]) // cfg.windows_per_step)
-    total = cfg.epochs * steps_per_epoch * len(cfg.starts)
+    sgd_steps = cfg.epochs * steps_per_epoch * len(cfg.starts)
+    # the bar runs on through the hard system's phases: each step search (after every start, and every baseline)
+    # and the selection counts as a twentieth of the SGD steps, about what it takes
+    unit = max(1, sgd_steps // 20)
+    total = sgd_steps + unit * (len(cfg.starts) + (2 if cfg.plus and cfg.feedback_taps else 1) + 1)
     done = 0
+
+    def phase(note: str) -> None:
+        nonlocal done
+        if progress:
+            progress(done, total, note)
+        done += unit
     candidates: list[tuple[float, CodecParams, str]] = []
     total_steps = max(1, cfg.epochs * steps_per_epoch)
     floor = cfg.lr_final / cfg.lr
@@ -109,10 +119,12 @@ def _train(data: TrainData, cfg: TrainConfig, dev: torch.device, progress, t0: f
                 sched.step()
                 done += 1
                 if progress:
-                    progress(done, total, f"start {si + 1}/{len(cfg.starts)} loss {loss.item():.4g}")
+                    progress(done, total, f"SGD start {si + 1}/{len(cfg.starts)}: loss {loss.item():.4g}")
         p = _to_params(m, data, cfg.rate_bits)
+        phase(f"step search, start {si + 1}/{len(cfg.starts)}: the hard system's step and decoder-side taps")
         p = decoder_side_refinement(p, data.train, cfg.taps, e_taps, True, f_taps) if cfg.plus else refine_delta(p, data.train)
         candidates.append((selection_score(p, data), p, f"sgd start {si + 1} (alpha0 {alpha0:.3g})"))
+    phase("no-filter baseline: step search")
     if cfg.plus:
         base = no_filter_params(data, cfg.rate_bits, cfg.taps, refit=(cfg.taps, e_taps, f_taps), side_taps=side_taps)
         base = decoder_side_refinement(base, data.train, cfg.taps, e_taps, True, f_taps)
@@ -122,15 +134,19 @@ def _train(data: TrainData, cfg: TrainConfig, dev: torch.device, progress, t0: f
     if f_taps:
         # feedback of hard decisions can cost more than it gives (a wrong one drags more behind it; at low rates
         # the decisions are too coarse to predict from): the baseline without it is always a candidate
+        phase("no-filter baseline without feedback: step search")
         base = no_filter_params(data, cfg.rate_bits, cfg.taps, refit=(cfg.taps, e_taps, 0), side_taps=side_taps)
         base = decoder_side_refinement(base, data.train, cfg.taps, e_taps, True, 0)
         candidates.append((selection_score(base, data), base, "no-filter baseline without feedback"))
+    phase(f"selection: {len(candidates)} candidates, start-up filters")
     candidates.sort(key=lambda c: -c[0])
     _, best, how = candidates[0]
     val = run_sqnr_db(best, *data.val)
     t_fit = time.time()
     best = fit_startup_normalized(best, data.train, seed=cfg.seed)  # clean starts after a board's reboot
     startup = {"startup_positions": len(best.startup), "startup_seconds": round(time.time() - t_fit, 2)}
+    if progress:
+        progress(total, total, f"selection: {how}, validation {val:.2f} dB")
     meta = {
         "data": data.description,
         **({"scenario": data.scenario} if data.scenario else {}),

@@ -275,13 +275,14 @@ def test_bad_input_one_line_and_nothing_written(tmp_path, capsys, case):
         model = str(_model_variant(tmp_path, rate_bits=9))
     elif case == "range":
         extra = ["--input-range", "-100000000", "100000000"]
-    else:
-        target = tmp_path / "missing"
+    else:  # a missing folder is created (issue 16); one under a file cannot be
+        (tmp_path / "afile").write_text("")
+        target = tmp_path / "afile" / "dev"
     code = cli(["codegen", model, *extra, "-o", str(target)])
     err = capsys.readouterr().err
     assert code != 0
     assert err.count("\n") == 1 and err.startswith("wzcodec codegen: error: "), err
-    assert {"version": "version 99", "rate9": "1..8", "range": "too wide", "folder": "does not exist"}[case] in err
+    assert {"version": "version 99", "rate9": "1..8", "range": "too wide", "folder": "afile is a file, not a folder"}[case] in err
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
     for name in FILES:
         assert (out / name).read_text() == f"old {name}\n"

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import serial
 from conftest import ROOT
+from fixtures.one_shot_port import serve_once
 
 from wzcodec.core import codec, model_file
 from wzcodec.core.errors import WzError
@@ -435,27 +436,13 @@ def test_decode_cli_errors(wz, tmp_path, setup):
     assert code == 2 and ".csv or .npz" in err
 
 
-def _serve_once(data):
-    """A one-shot "serial port" on loopback TCP: sends `data` to the first reader, then closes."""
-    server = socket.create_server(("127.0.0.1", 0))
-
-    def serve():
-        conn, _ = server.accept()
-        with conn:
-            conn.sendall(data)
-        server.close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    return f"socket://127.0.0.1:{server.getsockname()[1]}"
-
-
 def test_decode_keeps_a_numeric_csv_when_another_model_interrupts(wz, tmp_path, setup):
     params, fp, x, y, j, ref = setup
     other = model_file.fingerprint(model_file.load(ROOT / "tests" / "fixtures" / "models" / "C_R4.json")[0])
     data = stream_with(frame_list(j[:2048], fp), frames.hello_frame(1280, other, 4, F, 8, 0, 99), 22)
     np.savez(tmp_path / "t.npz", x=x, y=y)
     out = tmp_path / "out.csv"
-    code, stdout, err = wz("decode", "--port", _serve_once(data), "--side-info", tmp_path / "t.npz", "--model", MODEL,
+    code, stdout, err = wz("decode", "--port", serve_once(data), "--side-info", tmp_path / "t.npz", "--model", MODEL,
                            "-o", out, "--timeout", "1")
     assert code == 2 and f"runs model {other}" in err and "what it decoded was kept" in err and "Traceback" not in err
     table = np.loadtxt(out, delimiter=",", skiprows=1)  # strict: plain decimals, nan where not decoded

@@ -314,6 +314,10 @@ class LiveDecoder:
                 self._dev = dev + len(f.indices)
                 if self._unaligned:
                     self.stats.unaligned_samples += len(f.indices)
+                elif dev - self._align_began >= 2 * self._aligner.max_held:  # Y stalled: held frames stay bounded
+                    self._drop_alignment()
+                    self._unaligned = True
+                    self.stats.unaligned_samples += len(f.indices)
                 else:
                     self._align_held.append((dev, f))
                     self._aligner.add(f.indices, f.key, at=dev - self._align_began)

@@ -16,7 +16,7 @@ from wzcodec.link import frames
 from wzcodec.link.live import GAP_FEED, LOST, NO_SIDE, OK, SETTLING, LiveDecoder, ModelMismatch, load_model
 from wzcodec.link.port import open_port
 from wzcodec.link.session import Session
-from wzcodec.link.sideinfo import ArraySideInfo, IteratorSideInfo, PortSideInfo, from_file
+from wzcodec.link.sideinfo import ArraySideInfo, IteratorSideInfo, PortSideInfo, SideInfo, from_file
 
 MODEL = ROOT / "tests" / "fixtures" / "models" / "B_R4.json"
 F = 64
@@ -467,3 +467,20 @@ def test_decode_refuses_an_output_that_is_an_input_or_a_folder_before_reading(wz
 def test_side_port_values_far_outside_the_stream_are_counted_not_allocated():
     side = IteratorSideInfo([(0, 1.0), (4_000_000_000, 1.0), (1, 2.0)])
     assert side.fetch(2) == 2 and side.bad_lines == 1 and side.values(0, 2).tolist() == [1.0, 2.0]
+
+
+def test_a_reboot_waiting_for_side_information_holds_a_bounded_number_of_frames(setup):
+    """Y stalls at the reboot (a live source that sends nothing more, not one that ended): the search cannot score,
+    and past a bound the new boot's frames are dropped and counted instead of piling up."""
+    params, fp, x, y, j, ref = setup
+    side = SideInfo()  # a live source: values arrive when stored, and it has not ended
+    for k in range(1024):
+        side._store(k, float(y[k]))
+    dec = LiveDecoder(load_model(MODEL), side)
+    p = frames.FrameParser()
+    dec.feed(p.feed(b"".join(b for _, _, b in frame_list(j[:1024], fp))))
+    j2 = np.tile(codec.encode(params, x[:4096]), 20)  # 81,920 samples of a new boot whose Y never comes
+    dec.feed(p.feed(b"".join(b for _, _, b in frame_list(j2, fp, start=0, nonce=2))))
+    held = sum(len(f.indices) for _, f in dec._align_held)
+    assert dec.stats.rebases == 1 and held <= 2 * (1 << 14)
+    assert dec.stats.unaligned_samples == len(j2) - held > 0

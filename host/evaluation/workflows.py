@@ -11,7 +11,7 @@ import numpy as np
 
 from wzcodec.core import modes
 from wzcodec.core.errors import WzError
-from wzcodec.core.metrics import sqnr_db
+from wzcodec.core.metrics import error_in_units, sqnr_db
 from wzcodec.core.model_file import fingerprint
 from wzcodec.data.sources import Source
 from wzcodec.evaluation import bounds, reference
@@ -44,12 +44,6 @@ def reconstruct(params: Any, source: Source, samples: int = DEFAULT_TEST_SAMPLES
         x_hat = modes.of(params).roundtrip(params, x, y)
         finite_sqnr(sqnr_db(x, x_hat), source.description)
     return x, y, x_hat
-
-
-def error_in_units(x: np.ndarray, x_hat: np.ndarray) -> dict[str, float]:
-    """RMS and largest absolute error of x_hat against x (shape (n,) each), in x's units, to 6 significant digits."""
-    e = np.asarray(x_hat, dtype=np.float64) - np.asarray(x, dtype=np.float64)
-    return {"rms_error": float(f"{math.sqrt(float(np.mean(e * e))):.6g}"), "max_abs_error": float(f"{float(np.max(np.abs(e))):.6g}")}
 
 
 def units_of(source: Source) -> str:

@@ -177,7 +177,7 @@ def clean_frame_size(buf: bytes | bytearray, frame_samples: int) -> int | None:
         if size is None:
             raise ValueError(f"an impossible frame header {bytes(buf[:4]).hex()}")
         return size
-    v, what, rate = _KINDS[buf[1]]
+    _, what, rate = _KINDS[buf[1]]
     return _size3(what, rate, frame_samples)
 
 

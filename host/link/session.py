@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from wzcodec.core.errors import WzError
-from wzcodec.core.metrics import sqnr_db
+from wzcodec.core.metrics import error_in_units, sqnr_db
 from wzcodec.link.frames import FrameParser
 from wzcodec.link.live import LOST, NO_SIDE, Chunk, LiveDecoder
 from wzcodec.link.port import READ_TIMEOUT_S, PortReader
@@ -236,9 +236,7 @@ class Session:
             ok = np.isfinite(x_hat) & (idx < len(self.truth_x))
             s["sqnr_db"] = round(sqnr_db(self.truth_x[idx[ok]], x_hat[ok]), 4) if ok.sum() > 1 else None
             # in the truth's units (a recording's x as given), over the decoded samples, to 6 significant digits
-            err = x_hat[ok] - self.truth_x[idx[ok]]
-            s["rms_error"] = float(f"{math.sqrt(float(np.mean(err * err))):.6g}") if ok.sum() > 1 else None
-            s["max_abs_error"] = float(f"{float(np.max(np.abs(err))):.6g}") if ok.sum() > 1 else None
+            s.update(error_in_units(self.truth_x[idx[ok]], x_hat[ok]) if ok.sum() > 1 else {"rms_error": None, "max_abs_error": None})
         return s
 
     def status_line(self) -> str:

@@ -46,6 +46,10 @@ and the settled filters take over after the last position, with the boot's decis
 
 The closed-loop mode (ClosedLoopDecoder, at the end) repeats the encoder's integer recursion exactly from the
 indices alone; its constants are integers, so every platform gets the same bits.
+
+After each decode call the decoders keep what the side information's health check (wzcodec.core.health) reads:
+BinningDecoder.last_v (V of the call's samples), ClosedLoopDecoder.last_xt and .last_side (Xt and the term
+sum_i e_i Yn[n-i]), normalized units, shape (n,).
 """
 
 import math
@@ -339,12 +343,14 @@ class BinningDecoder:
         j = np.asarray(j, dtype=np.int64)
         yn = (np.asarray(y, dtype=np.float64) - self.y_offset) / self.y_scale
         k = 0 if self.boot_p is None else min(len(j), len(self.startup) - len(self.boot_p))
+        self.last_v = []  # V of every sample of this call (normalized units): how far Y's prediction lay from its coset
         if k == 0:
             xn = self._settled(j, yn)
         elif k == len(j):
             xn = self._start_up(j, yn)
         else:
             xn = np.concatenate([self._start_up(j[:k], yn[:k]), self._settled(j[k:], yn[k:])])
+        self.last_v = self.last_v[0] if len(self.last_v) == 1 else np.concatenate(self.last_v)
         return xn * self.x_scale + self.x_offset
 
     def _settled(self, j, yn):
@@ -352,6 +358,7 @@ class BinningDecoder:
         if self.startup:
             self.y_hist = np.concatenate([self.y_hist, yn])[len(yn) :]
         v = self.feedback(j, self.fir_b(yn))
+        self.last_v.append(v)
         u_hat = reconstruct(j, v, self.delta, self.levels, self.sigma)
         return self.fir_c(u_hat) + self.fir_e(yn)
 
@@ -361,6 +368,7 @@ class BinningDecoder:
         w = self.y_window - 1
         ys = np.concatenate([self.y_hist, yn]).tolist()  # ys[w + t] = Yn of sample t
         out = np.empty(len(j))
+        vs = np.empty(len(j))
         pp, uh = self.boot_p, self.boot_uh
         for t in range(len(j)):
             p = len(pp)
@@ -371,6 +379,7 @@ class BinningDecoder:
             for i in range(len(sf)):
                 v += sf[i] * pp[p - 1 - i]
             jt, vt = j[t : t + 1], np.array([v])
+            vs[t] = v
             pp.append(float(decide(jt, vt, self.delta, self.levels)[0]))
             uh.append(float(reconstruct(jt, vt, self.delta, self.levels, sigma)[0]))
             x = 0.0
@@ -380,6 +389,7 @@ class BinningDecoder:
                 x += se[i] * ys[w + t - i]
             out[t] = x
         k = len(j)
+        self.last_v.append(vs)
         self.y_hist = np.array(ys[len(ys) - w :]) if w else self.y_hist
         self.fir_b(yn)
         self.fir_e(yn)
@@ -509,7 +519,9 @@ class ClosedLoopDecoder:
         else:
             xc = self.fir_c(xt)
         yn = (np.asarray(y, dtype=np.float64) - self.y_offset) / self.y_scale
-        xn = xc + self.fir_e(yn)
+        side = self.fir_e(yn)
+        self.last_xt, self.last_side = xt, side  # this call's Xt and side-information term (normalized units)
+        xn = xc + side
         return xn * self.x_scale + self.x_offset
 
 

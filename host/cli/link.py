@@ -18,6 +18,7 @@ from wzcodec.core.errors import WzError
 from wzcodec.core.files import check_output
 from wzcodec.core.metrics import sqnr_db
 from wzcodec.core.modes import hard_sqnr_db
+from wzcodec.data import side_changes
 from wzcodec.data.scenarios import get_scenario
 from wzcodec.emulator.board import BOARDS, Emulator, EmulatorConfig, prepare_device, source_samples
 from wzcodec.emulator.faults import FaultPlan
@@ -104,6 +105,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scenario", default=None, metavar="A|B|C", help="default: the scenario the model was trained on, else A")
     p.add_argument("--samples", type=positive_int, default=DEFAULT_SAMPLES, help=f"samples (default {DEFAULT_SAMPLES})")
     p.add_argument("--faults", metavar="SPEC", help="as for emulate")
+    p.add_argument("--side-change", metavar="SPEC", type=side_change_arg,
+                   help="change the host's side information from a sample on, to see what the decoder's health check does "
+                   f"with a partner sensor gone wrong: {side_changes.HELP}")
     p.add_argument("--plot", metavar="FILE.png", help="also draw a time-series excerpt of the live decode: x, the "
                    "reconstruction and y above, the error below (needs matplotlib: the plots extra)")
     p.add_argument("--json", action="store_true")
@@ -112,6 +116,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 STRICT_EXIT = 3  # --strict and a shortfall: the output is still written
+
+
+def side_change_arg(text: str) -> side_changes.SideChange:
+    try:
+        return side_changes.SideChange.parse(text)
+    except WzError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def health_warner(command: str):
+    """The Session's on_health: one line on stderr per change of the side information's health."""
+    return lambda text: print(f"wzcodec {command}: warning: {text}", file=sys.stderr, flush=True)
 
 
 def add_strict(p: argparse.ArgumentParser) -> None:
@@ -187,7 +203,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
             side = PortSideInfo(open_port(args.side_port, args.side_baud))
         status = terminal_status if sys.stderr.isatty() else None
         session = Session(port, LiveDecoder(model, side, max_gap=args.max_gap), truth_x=truth_x, max_samples=args.samples,
-                          idle_timeout=args.timeout, on_status=status)
+                          idle_timeout=args.timeout, on_status=status, on_health=health_warner("decode"))
         session.run()
     finally:
         port.close()
@@ -237,10 +253,18 @@ def describe(s: dict, units: str = "the truth's units") -> str:
         text += "; dropped " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in dropped.items())
     if s.get("resyncs"):
         text += f"; {s['resyncs']} resyncs over gaps of more than --max-gap ({s['skipped_samples']} samples not output)"
+    if s.get("health_episodes"):
+        text += (f"; the side information stopped fitting the model {s['health_episodes']} time(s): {s['unreliable_samples']} "
+                 f"samples UNRELIABLE, {s['y_free_samples']} decoded without it")
+    if s.get("recalibrations"):
+        gain, offset = s["side_info_map"] or (1.0, 0.0)
+        text += f"; side information recalibrated {s['recalibrations']} time(s), now y -> {gain:.4g} y + {offset:.4g}"
     if s.get("sqnr_db") is not None:
         text += f"; SQNR {s['sqnr_db']:.2f} dB"
         if s.get("rms_error") is not None:
             text += f" ({error_text(s, units)})"
+        if s.get("health_episodes") and s.get("ok_sqnr_db") is not None:
+            text += f"; over the samples marked OK {s['ok_sqnr_db']:.2f} dB"
     return text
 
 
@@ -261,17 +285,19 @@ def cmd_live_demo(args: argparse.Namespace) -> int:
     scenario = str(args.scenario or training.get("scenario") or "A").upper()
     get_scenario(scenario)
     x, y = source_samples(scenario, None, args.samples, DEFAULT_SEED)
+    change = getattr(args, "side_change", None)
+    y_host = change.apply(y) if change else y  # what the host's side information does (the board never sees it)
     print(f"streaming {len(x)} samples of scenario {scenario} through the emulated board (MicroPython VM), a pty and "
           f"pyserial into the live decoder (model {model.fingerprint}, R = {params.rate_bits})", flush=True,
           file=sys.stderr if args.json else sys.stdout)  # --json: stdout holds the one JSON object only
     status = terminal_status if sys.stderr.isatty() else None
-    truth, session = loopback(args.model, x, y, EmulatorConfig(link="pty", faults=FaultPlan.parse(args.faults)),
-                              on_status=status)
+    truth, session = loopback(args.model, x, y_host, EmulatorConfig(link="pty", faults=FaultPlan.parse(args.faults)),
+                              on_status=status, on_health=health_warner("live-demo"))
     if status:
         sys.stderr.write("\n")
     s = session.summary()
     sent = truth.j >= 0
-    offline_db = sqnr_db(x, offline_decode(mode, params, truth, y)) if sent.all() else None
+    offline_db = sqnr_db(x, offline_decode(mode, params, truth, np.nan_to_num(y_host, nan=params.y_offset))) if sent.all() else None
     float_db = hard_sqnr_db(params, x, y)
     limit = bounds.wz_limit_db(bounds.scenario_spectra(get_scenario(scenario)), [params.rate_bits])[0]
     ceiling = bounds.zero_delay_ceiling_db(bounds.genie_scenario(get_scenario(scenario)), [params.rate_bits])[0]
@@ -280,7 +306,9 @@ def cmd_live_demo(args: argparse.Namespace) -> int:
               "wz_limit_db": round(limit, 4), "samples": s["samples"],
               "rms_error": s.get("rms_error"), "max_abs_error": s.get("max_abs_error"), "units": LIVE_UNITS,
               "lost_samples": s["lost_samples"], "no_side_samples": s["no_side_samples"], "frames_ok": s["frames_ok"],
-              "crc_errors": s["crc_errors"], "samples_per_s": s["samples_per_s"]}
+              "crc_errors": s["crc_errors"], "samples_per_s": s["samples_per_s"],
+              **{k: s[k] for k in ("health", "unreliable_samples", "y_free_samples", "health_episodes", "first_unhealthy_index",
+                                   "recalibrations", "ok_sqnr_db") if k in s}}
     if plot:
         out = session.output()
         x_hat = np.full(len(x), np.nan)

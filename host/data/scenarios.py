@@ -109,13 +109,15 @@ def realization(name: str, n: int, seed: int, stream: str = "test", index: int =
     return get_scenario(name).simulate(n, rng)
 
 
-def slow_sensor(n: int, seed: int, mean: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """The slow test sensor the closed-loop fixtures were trained on: X an AR(1) with rho = 0.995 and unit variance
-    (plus `mean`), Y = X + unit-variance noise; float64, shape (n,) each."""
+def slow_sensor(n: int, seed: int, mean: float = 0.0, rho: float = 0.995, noise: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The slow test sensor the closed-loop fixtures were trained on: X an AR(1) with correlation rho and unit variance
+    (plus `mean`), Y = X + noise of standard deviation `noise`; float64, shape (n,) each. The defaults are the
+    closed_loop_R* fixtures' sensor (a partner far noisier than the codec); rho = 0.98, noise = 0.1 is
+    closed_loop_partner_R2's (a partner the decoder leans on)."""
     rng = np.random.default_rng(seed)
-    w = rng.normal(0.0, np.sqrt(1 - 0.995**2), n)
+    w = rng.normal(0.0, np.sqrt(1 - rho**2), n)
     x = np.empty(n)
     x[0] = rng.normal()
     for i in range(1, n):
-        x[i] = 0.995 * x[i - 1] + w[i]
-    return mean + x, mean + x + rng.normal(0.0, 1.0, n)
+        x[i] = rho * x[i - 1] + w[i]
+    return mean + x, mean + x + rng.normal(0.0, noise, n)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from wzcodec.core import modes
+from wzcodec.core import health, modes
 from wzcodec.core.errors import WzError
 from wzcodec.core.metrics import error_in_units, sqnr_db
 from wzcodec.core.model_file import fingerprint
@@ -30,7 +30,12 @@ def train_model(source: Source, cfg: TrainConfig, progress: Callable[[int, int, 
     Where stderr is not a terminal (so a tqdm bar is hidden), each phase of the training also writes one line
     there (wzcodec.training.progress.phase_lines)."""
     data = source.training_data(cfg.seed)
-    return train(data, cfg, phase_lines(progress, label=getattr(progress, "desc", None) or "train"))
+    res = train(data, cfg, phase_lines(progress, label=getattr(progress, "desc", None) or "train"))
+    # the health band of the side information (wzcodec.core.health), on the validation part, in the model's units
+    xv, yv = data.val
+    res.metadata["health"] = health.fit_band(res.params, data.x_offset + data.x_scale * np.asarray(xv),
+                                             data.y_offset + data.y_scale * np.asarray(yv))
+    return res
 
 
 def reconstruct(params: Any, source: Source, samples: int = DEFAULT_TEST_SAMPLES,

@@ -7,6 +7,10 @@ Every sample index from the start of the session comes out exactly once, in orde
     SETTLING  decoded, but within `settle` samples after a lost sample, a missing Y or a device restart,
               so a filter may still hold a guess (the encoder's after a restart, the decoder's after a gap)
     NO_SIDE   its index arrived but its side information did not (x_hat NaN)
+    UNRELIABLE  decoded while the side information did not fit the model (binning; wzcodec.core.health): the
+              value is what the decoder made of it, and may be far off
+    Y_FREE    decoded without the side information, which did not fit the model (closed loop): the encoder's own
+              reconstruction, as good as a codec without side information
 
 Nothing is shifted, and alignment is proven by the stream, never assumed (docs/link.md, "What the decoder guarantees"):
 
@@ -41,13 +45,15 @@ from typing import Any
 
 import numpy as np
 
-from wzcodec.core import model_file
+from wzcodec.core import health, model_file
 from wzcodec.core.errors import WzError
 from wzcodec.link.frames import READABLE_VERSIONS, SEQ_MODULUS, DataFrame, EndFrame, Frame, HelloFrame, version_of
 from wzcodec.link.realign import Aligner
 from wzcodec.link.sideinfo import SideInfo
 
-OK, LOST, SETTLING, NO_SIDE = 0, 1, 2, 3
+OK, LOST, SETTLING, NO_SIDE, UNRELIABLE, Y_FREE = 0, 1, 2, 3, 4, 5
+STATUSES = ("OK", "LOST", "SETTLING", "NO_SIDE", "UNRELIABLE", "Y_FREE")
+MAX_HEALTH_EVENTS = 1024  # health events kept for the report (the counts go on)
 MAX_HELD_FRAMES = 4096  # data frames waiting for the first hello before we give up
 MAX_GAP = 1 << 13  # samples (8 s at 1 kHz): a longer confirmed gap is a resync, not LOST rows
 GAP_FEED = 4096  # of a longer gap only the last GAP_FEED samples go through the filters (more than any history)
@@ -69,11 +75,11 @@ class DecoderModel:
     fingerprint: str
     rate_bits: int
     settle: int  # samples after a disturbance until the output is exact again (sum of the filter histories)
-    y_fill: float  # Y fed to the filters where it is missing (the model's mean)
-    factory: Callable[[], Any]  # -> object with decode(j, y) -> x_hat and reset() (and sync_key(bytes), keyed modes)
+    factory: Callable[[], Any]  # -> a wzcodec.core.health.GuardedDecoder (decode(j, y) with NaN where Y is missing, ...)
     source: str
     key_bytes: int = 0  # the encoder state every data frame carries (0: none)
     params: Any = None  # the codec's parameters: a reboot without a clock is aligned with them (None: not aligned)
+    not_judged: str | None = None  # why the side information's health is not judged (None: it is)
 
     def new_decoder(self) -> Any:
         return self.factory()
@@ -86,8 +92,9 @@ def load_model(path: str | Path) -> DecoderModel:
     """
     m = model_file.read(path)
     params, mode = m.params, m.mode
-    return DecoderModel(m.fingerprint, params.rate_bits, mode.settle(params), params.y_offset,
-                        lambda: mode.decoder(params), m.source, mode.key_bytes, params)
+    band = health.band_of(params, m.training, m.source)
+    return DecoderModel(m.fingerprint, params.rate_bits, mode.settle(params), lambda: health.GuardedDecoder(mode, params, band),
+                        m.source, mode.key_bytes, params, health.why_not_judged(params, m.training))
 
 
 @dataclass
@@ -123,10 +130,14 @@ class LiveStats:
     replayed_hellos: int = 0  # hellos of an earlier boot (their nonce was seen before)
     resyncs: int = 0  # confirmed gaps longer than max_gap: the output index jumps there
     skipped_samples: int = 0  # samples of those gaps that were not output (they are not in lost_samples)
+    unreliable_samples: int = 0  # decoded while the side information did not fit the model (binning)
+    y_free_samples: int = 0  # decoded without the side information, which did not fit the model (closed loop)
+    health_episodes: int = 0  # times the side information stopped fitting the model
+    recalibrations: int = 0  # times the decoder re-fitted its affine map of the side information
 
     @property
     def decoded(self) -> int:
-        return self.ok + self.settling
+        return self.ok + self.settling + self.unreliable_samples + self.y_free_samples
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__, decoded=self.decoded)
@@ -171,11 +182,26 @@ class LiveDecoder:
         self._align_began = 0  # its first sample, in the device's count
         self._align_held: list[tuple[int, DataFrame]] = []  # its frames until then
         self._unaligned = False  # the running boot could not be placed: its frames are dropped and counted
+        self.health_events: list[tuple[int, health.HealthEvent]] = []  # (output index, event), the first MAX_HEALTH_EVENTS
 
     @property
     def waiting(self) -> bool:
         """Frames are queued that wait for side information."""
         return bool(self._work)
+
+    @property
+    def closed_loop(self) -> bool:
+        """The codec falls back on its Y-free reconstruction where the side information does not fit (else: UNRELIABLE)."""
+        return bool(self._dec.closed_loop)
+
+    def side_info_map(self) -> list[float] | None:
+        """[gain, offset]: how the decoder recalibrated the side information (Y -> gain * Y + offset, Y's units); None
+        while it has not."""
+        r = self._dec.recal
+        if r is None or r.identity:
+            return None
+        p = self.model.params
+        return [round(r.alpha, 6), round((1 - r.alpha) * p.y_offset + p.y_scale * r.gamma, 6)]
 
     @property
     def next_index(self) -> int | None:
@@ -469,13 +495,15 @@ class LiveDecoder:
         y = self.side.values(nxt, stop)
         no_y = np.isnan(y)
         missing = bool(no_y.any())
-        # lost samples still feed Y through the filters (decoded from Y alone), so only `settle` samples suffer
-        y_in = np.where(no_y, self.model.y_fill, y) if missing else y
+        # lost samples still feed Y through the filters (decoded from Y alone), so only `settle` samples suffer; the
+        # decoder feeds the model's mean where Y is missing (NaN)
         keyed = self.model.key_bytes > 0
+        count = self._dec.count
         if keyed:  # every frame's key at its own sample: exact from the frame that ends a gap on
-            x_hat = self._decode_keyed(idx.astype(np.int64), y_in, [(fs - nxt, k) for fs, _, k in batch if k])
+            x_hat, unhealthy = self._decode_keyed(idx.astype(np.int64), y, [(fs - nxt, k) for fs, _, k in batch if k])
         else:  # -1: not received, decoded from Y alone; the start-up filters after every restart of the encoder
-            x_hat = self._decode_restarts(idx.astype(np.int64), y_in, [b - nxt for b in self._boots if nxt <= b < stop])
+            x_hat, unhealthy = self._decode_restarts(idx.astype(np.int64), y, [b - nxt for b in self._boots if nxt <= b < stop])
+        self._note_health(nxt - count)
         if missing:
             status[no_y & (status == OK)] = NO_SIDE
         if keyed:  # a key ends the damage of lost indices at its frame; a missing Y still needs `settle` samples
@@ -502,6 +530,8 @@ class LiveDecoder:
             status[(status == OK) & (pos < until)] = SETTLING
             self._settle_until = int(until[-1]) if n else self._settle_until
         # (otherwise nothing before or in these samples disturbs them: no settling to mark)
+        if unhealthy.any():  # the side information did not fit the model there (wzcodec.core.health)
+            status[unhealthy & ((status == OK) | (status == SETTLING))] = Y_FREE if self._dec.closed_loop else UNRELIABLE
         if missing or s > nxt:
             x_hat[(status == LOST) | (status == NO_SIDE)] = np.nan
         return self._emit(nxt, x_hat, status, idx)
@@ -509,33 +539,42 @@ class LiveDecoder:
     def _decode_restarts(self, j: np.ndarray, y: np.ndarray, restarts: list[int]) -> np.ndarray:
         """decode(j, y), telling the decoder that the encoder restarted from zero history before each offset in
         `restarts` (a boot: the model's start-up filters decode its first samples)."""
-        dec, parts, a = self._dec, [], 0
+        dec, parts, flags, a = self._dec, [], [], 0
         for r in sorted(restarts):
             if r > a:
                 parts.append(dec.decode(j[a:r], y[a:r]))
+                flags.append(dec.last_unhealthy)
                 a = r
             dec.restart()
         parts.append(dec.decode(j[a:], y[a:]))
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        flags.append(dec.last_unhealthy)
+        if len(parts) == 1:
+            return parts[0], flags[0]
+        return np.concatenate(parts), np.concatenate(flags)
 
     def _decode_keyed(self, j: np.ndarray, y: np.ndarray, keys: list[tuple[int, bytes]]) -> np.ndarray:
-        """decode(j, y), taking each key (offset, bytes) at its offset: in one call where the mode's decoder can
-        (decode_keyed), otherwise piece by piece with sync_key between them."""
-        dec = self._dec
-        if hasattr(dec, "decode_keyed"):
-            return dec.decode_keyed(j, y, keys)
-        parts, a = [], 0
-        for p, k in keys:
-            parts.append(dec.decode(j[a:p], y[a:p]))
-            dec.sync_key(k)
-            a = p
-        parts.append(dec.decode(j[a:], y[a:]))
-        return np.concatenate(parts)
+        """decode(j, y), taking each key (offset, bytes) at its offset, in one call -> (x_hat, unhealthy)."""
+        x_hat = self._dec.decode_keyed(j, y, keys)
+        return x_hat, self._dec.last_unhealthy
+
+    def _note_health(self, offset: int) -> None:
+        """Take the decoder's new health events (at its own sample count; output index = count + offset)."""
+        events = self._dec.events
+        for e in events:
+            if e.kind == "unhealthy":
+                self.stats.health_episodes += 1
+            elif e.kind == "recalibrated":
+                self.stats.recalibrations += 1
+            if len(self.health_events) < MAX_HEALTH_EVENTS:
+                self.health_events.append((e.at + offset, e))
+        del events[:]  # (bounded: the decoder's list only holds what this call added)
 
     def _emit(self, start: int, x_hat: np.ndarray, status: np.ndarray, idx: np.ndarray) -> Chunk:
         st = self.stats
-        ok, lost_n, settling, no_side = np.bincount(status, minlength=4)[:4].tolist()  # OK, LOST, SETTLING, NO_SIDE
+        ok, lost_n, settling, no_side, unreliable, y_free = np.bincount(status, minlength=6)[:6].tolist()  # (STATUSES)
         st.samples += len(status)
+        st.unreliable_samples += unreliable
+        st.y_free_samples += y_free
         st.ok += ok
         st.settling += settling
         st.lost_samples += lost_n

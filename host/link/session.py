@@ -19,7 +19,7 @@ import numpy as np
 from wzcodec.core.errors import WzError
 from wzcodec.core.metrics import error_in_units, sqnr_db
 from wzcodec.link.frames import FrameParser
-from wzcodec.link.live import LOST, NO_SIDE, Chunk, LiveDecoder
+from wzcodec.link.live import LOST, NO_SIDE, OK, SETTLING, UNRELIABLE, Y_FREE, Chunk, LiveDecoder
 from wzcodec.link.port import READ_TIMEOUT_S, PortReader
 
 GARBAGE_LIMIT = 4096  # bytes without a single valid frame before we call it the wrong baud rate
@@ -62,8 +62,9 @@ class Session:
 
     max_samples: stop after this many output samples. idle_timeout: stop when nothing arrives for this
     long (s). on_status: called about every `status_every` s with the status line text (at the session's
-    wake-ups: data, or every IDLE_WAIT_S at most). The session owns the port: it reads it in pieces
-    (wzcodec.link.port.PortReader, which sets its timeout) and closes it at the end.
+    wake-ups: data, or every IDLE_WAIT_S at most). on_health: called with one line when the side information stops
+    fitting the model, and when it fits again (wzcodec.core.health). The session owns the port: it reads it in
+    pieces (wzcodec.link.port.PortReader, which sets its timeout) and closes it at the end.
     """
 
     port: object
@@ -73,6 +74,7 @@ class Session:
     idle_timeout: float | None = None
     on_status: Callable[[str], None] | None = None
     status_every: float = 0.25
+    on_health: Callable[[str], None] | None = None
     parser: FrameParser = field(default_factory=FrameParser)
 
     def __post_init__(self):
@@ -85,6 +87,7 @@ class Session:
         self.error: WzError | None = None  # what ended the session, if it was an error (the output is kept)
         self.started = self.last_status = time.monotonic()
         self.seconds = 0.0
+        self._events_told = 0  # health events passed to on_health
 
     def run(self) -> None:
         """Decode until the link closes, the end frame, max_samples, idle timeout, Ctrl-C or an error (another
@@ -179,6 +182,14 @@ class Session:
                 self.sqnr.add(c)
             if self.max_samples is not None and self.decoded_span >= self.max_samples:
                 self.ended_by = self.ended_by or "samples"
+        self._tell_health()
+
+    def _tell_health(self) -> None:
+        events = self.decoder.health_events
+        for index, e in events[self._events_told :]:
+            if self.on_health is not None and e.kind != "recalibrated":
+                self.on_health(health_line(index, e.kind, self.decoder.closed_loop))
+        self._events_told = len(events)
 
     def output(self) -> dict[str, np.ndarray]:
         """index (int64), x_hat (float64, NaN where lost), status (uint8), j (int16, -1 lost), t (Unix s decoded)."""
@@ -204,7 +215,7 @@ class Session:
             "crc_errors": ps.crc_errors,
             "lost_samples": int(np.count_nonzero(status == LOST)),
             "decoded_samples": int(np.count_nonzero((status != LOST) & (status != NO_SIDE))),
-            "settling_samples": int(np.count_nonzero(status == 2)),
+            "settling_samples": int(np.count_nonzero(status == SETTLING)),
             "no_side_samples": int(np.count_nonzero(status == NO_SIDE)),
             "gaps": ls.gaps,
             "resets": ls.resets,
@@ -218,6 +229,14 @@ class Session:
             "replayed_hellos": ls.replayed_hellos,
             "resyncs": ls.resyncs,
             "skipped_samples": ls.skipped_samples,
+            # the side information's health (wzcodec.core.health): "judged", or why not
+            "health": self.decoder.model.not_judged or "judged",
+            "unreliable_samples": int(np.count_nonzero(status == UNRELIABLE)),  # binning, while Y did not fit the model
+            "y_free_samples": int(np.count_nonzero(status == Y_FREE)),  # closed loop, decoded without Y
+            "health_episodes": ls.health_episodes,
+            "first_unhealthy_index": next((i for i, e in self.decoder.health_events if e.kind == "unhealthy"), None),
+            "recalibrations": ls.recalibrations,
+            "side_info_map": self.decoder.side_info_map(),  # [gain, offset] of the recalibration of Y, in Y's units
             "side_bad_lines": self.decoder.side.bad_lines,
             "bytes": ps.bytes_in,
             # what the link carried per output sample: envelope, hellos, keys and any garbage included
@@ -235,6 +254,8 @@ class Session:
             idx, x_hat = out["index"], out["x_hat"]
             ok = np.isfinite(x_hat) & (idx < len(self.truth_x))
             s["sqnr_db"] = round(sqnr_db(self.truth_x[idx[ok]], x_hat[ok]), 4) if ok.sum() > 1 else None
+            marked = ok & (status == OK)  # what the decoder vouches for
+            s["ok_sqnr_db"] = round(sqnr_db(self.truth_x[idx[marked]], x_hat[marked]), 4) if marked.sum() > 1 else None
             # in the truth's units (a recording's x as given), over the decoded samples, to 6 significant digits
             s.update(error_in_units(self.truth_x[idx[ok]], x_hat[ok]) if ok.sum() > 1 else {"rms_error": None, "max_abs_error": None})
         return s
@@ -247,6 +268,16 @@ class Session:
         if self.sqnr is not None and self.sqnr.db is not None:
             text += f"  SQNR {self.sqnr.db:.2f} dB"
         return text
+
+
+def health_line(index: int, kind: str, closed_loop: bool) -> str:
+    """The one line a health event gets (kind: "unhealthy" or "healthy")."""
+    if kind == "unhealthy":
+        then = ("decoded without it (status Y_FREE: the encoder's own reconstruction)" if closed_loop
+                else "samples marked UNRELIABLE (their values may be far off)")
+        return (f"from sample {index} the side information no longer fits the model (recalibrated, swapped, flat, "
+                f"delayed?): {then} until it fits again")
+    return f"from sample {index} the side information fits the model again"
 
 
 def terminal_status(text: str) -> None:

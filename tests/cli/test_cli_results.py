@@ -14,9 +14,10 @@ from fixtures.one_shot_port import serve_once
 from wzcodec.core import codec, model_file, modes
 from wzcodec.data.recordings import save_pairs
 from wzcodec.data.scenarios import realization
+from wzcodec.data.side_changes import SideChange
 from wzcodec.data.sources import MIN_SAMPLES
 from wzcodec.link import frames
-from wzcodec.link.live import NO_SIDE, OK
+from wzcodec.link.live import NO_SIDE, OK, UNRELIABLE
 
 MODEL = ROOT / "tests" / "fixtures" / "models" / "B_R4.json"
 DEFAULT_MODEL = ROOT / "models" / "default.json"
@@ -264,3 +265,42 @@ def test_a_side_information_far_from_x_gets_its_own_axis():
     x = np.linspace(34.79, 34.84, 50)
     assert _own_scale(x, x + 0.001, np.full(50, 35.46))  # another sensor's offset would flatten x
     assert not _own_scale(x, x + 0.001, x + 0.01)
+
+
+# ---- decode: the side information's health (issue 17) ------------------------------------------------------------
+
+def test_a_partner_gone_wrong_is_one_warning_unreliable_samples_and_counts(wz, tmp_path):
+    params, _ = model_file.load(MODEL)
+    x, y = realization("B", 8000, 12)
+    j = codec.encode(params, x)
+    flipped = SideChange.parse("flip@4000").apply(y)
+    np.savez(tmp_path / "t.npz", x=x, y=flipped)
+    out = tmp_path / "out.csv"
+    code, stdout, err = wz("decode", "--port", serve_once(_frames(j, model_file.fingerprint(params))), "--side-info",
+                           tmp_path / "t.npz", "--model", MODEL, "--truth", tmp_path / "t.npz", "--timeout", "2", "-o", out, "--json")
+    assert code == 0, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("wzcodec decode: warning: from sample ")
+    first = int(lines[0].split("from sample ")[1].split()[0])
+    assert 4000 <= first < 4200  # a broken Y at R = 4 is caught within a few dozen samples
+    s = json.loads(stdout)
+    assert s["health"] == "judged" and s["health_episodes"] == 1 and s["first_unhealthy_index"] == first
+    assert s["unreliable_samples"] == 8000 - first and s["y_free_samples"] == 0
+    table = np.loadtxt(out, delimiter=",", skiprows=1)
+    assert np.all(table[first:, 2] == UNRELIABLE) and np.all(table[:first, 2] == OK)
+    # the values are the decoder's all the same (it cannot do better without Y): nothing is hidden, only marked
+    assert np.array_equal(table[:, 1], codec.decode(params, j, flipped))
+    assert s["ok_sqnr_db"] > s["sqnr_db"] + 10
+
+
+def test_an_old_model_is_decoded_as_before_and_says_it_is_not_judged(wz, tmp_path, stream):
+    data, x, y, ref = stream
+    doc = json.loads(MODEL.read_text())
+    del doc["training"]["health"]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(doc))
+    np.savez(tmp_path / "t.npz", x=x, y=y)
+    code, stdout, err = wz("decode", "--port", serve_once(data), "--side-info", tmp_path / "t.npz", "--model", old,
+                           "--timeout", "2", "--json")
+    s = json.loads(stdout)
+    assert code == 0 and err == "" and "retrain" in s["health"] and s["unreliable_samples"] == 0

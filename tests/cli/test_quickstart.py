@@ -15,7 +15,8 @@ from vm import require_vm
 
 README = ROOT / "README.md"
 # the README's cut of the example (80 % / 20 %) -> a smaller one with the same shape, for a test that takes seconds
-SCALE = {"head -n 46621": "head -n 8001", "tail -n +46622": "tail -n +52276"}
+SCALE = {"head -n 46621": "head -n 8001", "tail -n +46622": "tail -n +52276",
+         "live-demo --side-change flip@25000": "live-demo --samples 12000 --side-change flip@6000"}
 
 
 def quickstart_lines() -> list[str]:
@@ -33,6 +34,8 @@ def test_the_quickstart_runs_as_written(tmp_path):
     assert lines[0] == ". .venv/bin/activate" and any(line.startswith("wzcodec decode") for line in lines)
     (tmp_path / "examples").mkdir()
     (tmp_path / "examples" / "temperature_pair.csv").write_bytes((ROOT / "examples" / "temperature_pair.csv").read_bytes())
+    (tmp_path / "models").mkdir()  # (the checkout's default model, which live-demo streams)
+    (tmp_path / "models" / "default.json").write_bytes((ROOT / "models" / "default.json").read_bytes())
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     emulator = None
     try:
@@ -54,6 +57,9 @@ def test_the_quickstart_runs_as_written(tmp_path):
                 assert re.search(r"RMS error [0-9.]+", res.stdout), res.stdout
             if line.startswith("wzcodec decode"):
                 assert re.search(r"decoded (\d+) of \1 samples|decoded \d+ of \d+ samples", res.stdout + res.stderr)
+            if line.startswith("wzcodec live-demo"):  # the health warning, once, from a sample after the flip
+                warnings = [w for w in res.stderr.splitlines() if "no longer fits the model" in w]
+                assert len(warnings) == 1 and 6000 <= int(re.search(r"from sample (\d+)", warnings[0]).group(1)) < 8000, res.stderr
         assert emulator is not None and emulator.wait(timeout=60) == 0
     finally:
         if emulator is not None and emulator.poll() is None:

@@ -9,11 +9,12 @@ import serial
 from conftest import ROOT
 from fixtures.one_shot_port import serve_once
 
-from wzcodec.core import codec, model_file
+from wzcodec.core import closed_loop, codec, model_file
 from wzcodec.core.errors import WzError
-from wzcodec.data.scenarios import realization
+from wzcodec.data.scenarios import realization, slow_sensor
+from wzcodec.data.side_changes import SideChange
 from wzcodec.link import frames
-from wzcodec.link.live import GAP_FEED, LOST, NO_SIDE, OK, SETTLING, LiveDecoder, ModelMismatch, load_model
+from wzcodec.link.live import GAP_FEED, LOST, NO_SIDE, OK, SETTLING, Y_FREE, LiveDecoder, ModelMismatch, load_model
 from wzcodec.link.port import open_port
 from wzcodec.link.session import Session
 from wzcodec.link.sideinfo import ArraySideInfo, IteratorSideInfo, PortSideInfo, SideInfo, from_file
@@ -205,7 +206,8 @@ def test_a_confirmed_outage_longer_than_max_gap_is_a_resync_not_an_allocation(se
     yy = np.concatenate([y, y])  # some side information for every index up to the end
     late = 100_000 - 100_000 % F
     parts = frame_list(j[:1024], fp) + [("D", late + i, frames.data_frame(late + i, j[i : i + F], 4)) for i in range(0, 512, F)]
-    side = IteratorSideInfo((k, yy[k % len(yy)]) for k in range(late + 512))
+    # (after the outage the side information is the stream's own: Y that does not fit would make the samples UNRELIABLE)
+    side = IteratorSideInfo((k, y[k - late] if k >= late else yy[k % len(yy)]) for k in range(late + 512))
     dec = LiveDecoder(load_model(MODEL), side)
     chunks = dec.feed(frames.FrameParser().feed(b"".join(b for _, _, b in parts))) + dec.finish()
     index = np.concatenate([np.arange(c.start, c.start + len(c)) for c in chunks])
@@ -484,3 +486,38 @@ def test_a_reboot_waiting_for_side_information_holds_a_bounded_number_of_frames(
     held = sum(len(f.indices) for _, f in dec._align_held)
     assert dec.stats.rebases == 1 and held <= 2 * (1 << 14)
     assert dec.stats.unaligned_samples == len(j2) - held > 0
+
+
+# ---- the side information's health (issue 17): statuses, fallback, live = offline with any chunking --------------
+
+PARTNER = ROOT / "tests" / "fixtures" / "models" / "closed_loop_partner_R2.json"
+
+
+def keyed_stream(path, x, f=248):
+    """The bytes a closed-loop board sends for x (keys in every frame), with its end frame."""
+    m = model_file.read(path)
+    enc = closed_loop.Encoder(m.params)
+    enc.prime(x[:1])
+    js, keys = [], []
+    for a in range(0, len(x), f):
+        keys.append(enc.key())
+        js.append(enc.encode(x[a : a + f]))
+    j = np.concatenate(js)
+    return frames.stream_bytes(j, m.params.rate_bits, m.fingerprint, f, keys=keys, flush=True, nonce=3) + frames.end_frame(len(j)), j
+
+
+@pytest.mark.parametrize("chunk", [37, 4096])
+def test_closed_loop_decodes_without_a_side_information_gone_wrong_and_live_equals_offline(chunk):
+    x, y = slow_sensor(30_000, 21, rho=0.98, noise=0.1)
+    p = model_file.read(PARTNER).params
+    data, j = keyed_stream(PARTNER, x)
+    flipped = SideChange.parse("flip@15000").apply(y)
+    dec, x_hat, status, idx, start = decode_bytes(data, flipped, PARTNER, chunk)
+    once = decode_bytes(data, flipped, PARTNER, len(data))
+    assert np.array_equal(x_hat, once[1]) and np.array_equal(status, once[2])  # any chunking: the same samples, statuses
+    free = np.flatnonzero(status == Y_FREE)
+    assert len(free) > 0 and 15_000 <= free[0] < 15_100 and dec.stats.health_episodes >= 1
+    xt = closed_loop.roundtrip(p.replace(c=np.ones(1), e=np.zeros(0)), x, x)
+    assert np.array_equal(x_hat[free], xt[free])  # the encoder's own reconstruction, exactly
+    assert dec.stats.y_free_samples == len(free) and dec.stats.recalibrations >= 1
+    assert (status[:15_000] == OK).all()

@@ -207,9 +207,11 @@ def fit_band(params: Any, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
 
 
 def line(s: np.ndarray, t: np.ndarray) -> tuple[float, float]:
-    """(k, m) of the least-squares line s ~ k t + m; s, t shape (n,)."""
-    (k, m), *_ = np.linalg.lstsq(np.stack([t, np.ones(len(t))], axis=1), s, rcond=None)
-    return float(k), float(m)
+    """(k, m) of the least-squares line s ~ k t + m; s, t shape (n,), t not constant."""
+    tm, sm = float(np.mean(t)), float(np.mean(s))
+    ct = t - tm
+    k = float(np.dot(ct, s - sm) / np.dot(ct, ct))
+    return k, sm - k * tm
 
 
 def refit_gain(s: np.ndarray, t: np.ndarray, relation: tuple[float, float], alpha: float, offset: float) -> tuple[float, float, float]:

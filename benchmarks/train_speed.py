@@ -4,12 +4,17 @@ Points: scenarios A, B, C at R = 1..6 and two-channel recordings at R = 1..4 (ex
 58,275 rows; benchmarks/data/seismometer_pair.csv, 60,000 rows; "invented", a smooth 60,000-row temperature pair
 made here like the one issue 16 was measured on). Run it once per code version with a label
 (the "before" run from a checkout of the older commit, its host/ on PYTHONPATH as wzcodec), then without
---label to print the table of every label recorded, side by side. Results: benchmarks/results/train_speed.json.
+--label to print the table of every label recorded, side by side. Results: benchmarks/results/train_speed.json, or
+the file --results names (a follow-up's own before/after pair beside the committed one).
 
     .venv/bin/python benchmarks/train_speed.py --label after [--points A,B,C,temperature,seismometer] [--rates 1-6]
     .venv/bin/python benchmarks/train_speed.py            # the table only
     .venv/bin/python benchmarks/train_speed.py --label after-busy2 --busy 2 --points invented,A --rates 2-2
                                                           # beside two busy processes, as on a shared machine
+    PYTHONPATH=/tmp/before_pp .venv/bin/python benchmarks/train_speed.py --label before --points C \
+        --results benchmarks/results/train_speed_c1.json  # /tmp/before_pp/wzcodec -> an older checkout's host/
+
+Each row has the wall seconds ("seconds") and the process's CPU seconds ("cpu_seconds": the machine may be shared).
 
 One point at a time: a point's seconds are its own, on an otherwise idle machine when it is one.
 """
@@ -60,16 +65,16 @@ def run_point(name: str, rate: int) -> dict:
         src = Source(data=str(invented()))
     else:
         src = Source(data=str(RECORDINGS[name])) if name in RECORDINGS else Source(scenario=name)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = train_model(src, TrainConfig(rate_bits=rate, mode="auto"))  # as `wzcodec train` by default
-    sec = time.perf_counter() - t0
+    sec, cpu = time.perf_counter() - t0, time.process_time() - c0
     m = res.metadata
-    return {"point": name, "rate": rate, "seconds": round(sec, 1), "validation_sqnr_db": m["validation_sqnr_db"],
-            "mode": m.get("mode"), "mode_validation_db": m.get("mode_validation_db")}
+    return {"point": name, "rate": rate, "seconds": round(sec, 1), "cpu_seconds": round(cpu, 1),
+            "validation_sqnr_db": m["validation_sqnr_db"], "mode": m.get("mode"), "mode_validation_db": m.get("mode_validation_db")}
 
 
-def load() -> dict:
-    return json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": {}}
+def load(path: Path = RESULTS) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {"runs": {}}
 
 
 def tables(runs: dict) -> str:
@@ -116,6 +121,7 @@ def main() -> None:
     ap.add_argument("--points", default="temperature,seismometer,invented,A,B,C")
     ap.add_argument("--rates", default=None, help="e.g. 1-4 (default: 1-6 for scenarios, 1-4 for recordings)")
     ap.add_argument("--busy", type=int, default=0, help="this many busy processes beside the training (a shared machine)")
+    ap.add_argument("--results", type=Path, default=RESULTS, help=f"the JSON file recorded to and tabled (default {RESULTS})")
     args = ap.parse_args()
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
     try:
@@ -123,7 +129,7 @@ def main() -> None:
     finally:
         for b in busy:
             b.kill()
-    print(tables(load()["runs"]))
+    print(tables(load(args.results)["runs"]))
 
 
 def record(args: argparse.Namespace) -> None:
@@ -137,14 +143,14 @@ def record(args: argparse.Namespace) -> None:
                     continue
                 row = run_point(name, rate)
                 print(json.dumps(row), flush=True)
-                data = load()  # re-read: several labels may be recorded at once
+                data = load(args.results)  # re-read: several labels may be recorded at once
                 run = data["runs"].setdefault(args.label, {"rows": []})
                 run["code"] = str(Path(wzcodec.__file__).parent)
                 run["load_average"] = os.getloadavg()[0]
                 run["busy_processes"] = args.busy
                 run["rows"] = [r for r in run["rows"] if (r["point"], r["rate"]) != (name, rate)] + [row]
-                RESULTS.parent.mkdir(parents=True, exist_ok=True)
-                RESULTS.write_text(json.dumps(data, indent=1) + "\n")
+                args.results.parent.mkdir(parents=True, exist_ok=True)
+                args.results.write_text(json.dumps(data, indent=1) + "\n")
 
 
 if __name__ == "__main__":

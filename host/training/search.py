@@ -7,8 +7,11 @@ works in the normalized units of the training data (identity normalization in Co
 from __future__ import annotations
 
 import math
+import weakref
+from collections import OrderedDict
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import ndtri
 
 from wzcodec.core.codec import CodecParams, Feedback, decode, encode, reconstruct_u
@@ -70,39 +73,78 @@ def _quantized(u: np.ndarray, delta: float) -> np.ndarray:
     return np.floor(u / delta + 0.5) * delta
 
 
-def fit_side(p: CodecParams, pre: Filtered, f_taps: int) -> CodecParams:
+def _lag_columns(parts: list[tuple[np.ndarray, int, int]]) -> np.ndarray:
+    """np.column_stack([lag(v, k) for k in range(first, first + count)] for each (v, first, count)), the same
+    array (values and layout) built with one copy per part instead of one per column."""
+    n = len(parts[0][0])
+    out = np.empty((n, sum(count for _, _, count in parts)))
+    col = 0
+    for v, first, count in parts:
+        if count == 0:
+            continue
+        pad = np.concatenate([np.zeros(first + count - 1), np.asarray(v, dtype=np.float64)])
+        out[:, col : col + count] = sliding_window_view(pad, count)[:n, ::-1]  # [t, c] = v[t - first - c], 0 before
+        col += count
+    return out
+
+
+def fit_side(p: CodecParams, pre: Filtered, f_taps: int, _q: list[np.ndarray] | None = None) -> CodecParams:
     """Least-squares V: b on Y (as many taps as p.b) and f on the past decisions, teacher-forced.
 
     Wherever the cosets are right the decisions are exactly Q(U), so regressing U on Y[n-i] and Q(U)[n-1-i]
     fits the real decoder's V; the hard scan then measures what wrong cosets cost through the feedback.
+    _q: Q(U) per segment of pre, if already computed.
     """
     nb = len(p.b)
     warm = max(nb - 1, f_taps)
     m = nb + f_taps
     gram, rhs = np.zeros((m, m)), np.zeros(m)
-    for _, y, u, _ in pre:
-        q = _quantized(u, p.delta)
-        a = np.column_stack([lag(y, k) for k in range(nb)] + [lag(q, k + 1) for k in range(f_taps)])[warm:]
+    for i, (_, y, u, _) in enumerate(pre):
+        q = _q[i] if _q is not None else _quantized(u, p.delta)
+        a = _lag_columns([(y, 0, nb), (q, 1, f_taps)])[warm:]
         gram += a.T @ a
         rhs += a.T @ u[warm:]
     w = _solve(gram, rhs)
     return p.replace(b=w[:nb], f=w[nb:])
 
 
+def _index_of(k: np.ndarray, levels: int) -> np.ndarray:
+    """np.mod(k, levels).astype(np.int64) for the integer-valued floats k (levels = 2^R), in integers: the same
+    numbers, several times faster (the float modulo was a tenth of the step search)."""
+    with np.errstate(invalid="ignore"):  # a value beyond int64 is done again below, as before
+        ki = k.astype(np.int64)
+    if len(k) and not np.array_equal(ki, k):  # beyond int64 (or not finite): the float modulo itself
+        return np.mod(k, levels).astype(np.int64)
+    return ki & (levels - 1)
+
+
 def _indices(p: CodecParams, u: np.ndarray) -> np.ndarray:
-    return np.mod(np.floor(u / p.delta + 0.5), p.levels).astype(np.int64)
+    return _index_of(np.floor(u / p.delta + 0.5), p.levels)
 
 
-def _decoded(p: CodecParams, pre: Filtered) -> Filtered | None:
+Cells = list[tuple[np.ndarray, np.ndarray]]  # (Q(U), index j) per segment at one step
+
+
+def _cells(p: CodecParams, pre: Filtered) -> Cells:
+    """(Q(U), j) per segment at p's step: k = floor(U / delta + 0.5) once, for every use at this step (the same
+    numbers as _quantized and _indices)."""
+    out = []
+    for _, _, u, _ in pre:
+        k = np.floor(u / p.delta + 0.5)
+        out.append((k * p.delta, _index_of(k, p.levels)))
+    return out
+
+
+def _decoded(p: CodecParams, pre: Filtered, _cells_: Cells | None = None) -> Filtered | None:
     """(x, y, U, V) per segment with V as p's decoder computes it (feedback included), each from a fresh
     state (wzcodec.training.feedback: the kernel's V, bit for bit, without its passes); None where the feedback
     runs away (a chain of more than Feedback.SWEEPS wrong decisions, and the kernel's strict solver agrees).
-    Steps whose kernel passes would not settle are left out where it matters, by _best."""
+    Steps whose kernel passes would not settle are left out where it matters, by _best. _cells_: _cells(p, pre)."""
     out = []
-    for x, y, u, vs in pre:
-        j = _indices(p, u)
+    cells = _cells_ if _cells_ is not None else _cells(p, pre)
+    for (x, y, u, vs), (q, j) in zip(pre, cells):
         # the guess: Q(U) as the decoder writes the point of coset j nearest it (the same bits as its decisions)
-        guess = decide(j, _quantized(u, p.delta), p.delta, p.levels)
+        guess = decide(j, q, p.delta, p.levels)
         try:
             # a long chain: the kernel's own strict solver decides (in about the time it took before), exactly as before
             v = feedback.solve(j, vs, p.f, p.delta, p.levels, limit=Feedback.SWEEPS, guess=guess)
@@ -115,18 +157,42 @@ def _decoded(p: CodecParams, pre: Filtered) -> Filtered | None:
     return out
 
 
+_SETTLED: OrderedDict = OrderedDict()  # _kernel_settles' verdicts per segment: see there
+_SETTLED_SIZE = 512
+
+
 def _kernel_settles(p: CodecParams, segments: Segments) -> bool:
     """Whether the kernel's strict solver (the step search's verdict before wzcodec.training.feedback) settles p's
     feedback on every segment: its passes start from decisions without feedback, and where they do not settle
     within Feedback.SWEEPS the step was never a candidate. Asked only of the steps that would win, so the search
-    picks exactly the step it picked when every step was decoded that way."""
+    picks exactly the step it picked when every step was decoded that way.
+
+    The verdict depends on the segment's arrays and p's a, b, f, step and J only, and the search asks again about
+    the same ones (the coarse search's winner is often the fine search's too, and the selection asks about the
+    winners): the last _SETTLED_SIZE verdicts are kept, per segment (its arrays by identity, held weakly: a new
+    array is never taken for a dead one whose id it reuses; training never changes an array in place)."""
     if not len(p.f):
         return True
+    params = (p.a.tobytes(), p.b.tobytes(), p.f.tobytes(), float(p.delta), p.levels, Feedback.BLOCK, Feedback.SWEEPS)
     for x, y in segments:
-        u = Fir(p.a)(x)
-        try:
-            Feedback(p, strict=True)(_indices(p, u), Fir(p.b)(y))
-        except FeedbackRunaway:
+        key = (id(x), id(y), *params)
+        hit = _SETTLED.get(key)
+        if hit is not None and hit[0]() is x and hit[1]() is y:
+            _SETTLED.move_to_end(key)
+            settles = hit[2]
+        else:
+            try:
+                Feedback(p, strict=True)(_indices(p, Fir(p.a)(x)), Fir(p.b)(y))
+                settles = True
+            except FeedbackRunaway:
+                settles = False
+            try:
+                _SETTLED[key] = (weakref.ref(x), weakref.ref(y), settles)
+            except TypeError:  # not arrays (no weak references): not kept
+                pass
+            if len(_SETTLED) > _SETTLED_SIZE:
+                _SETTLED.popitem(last=False)
+        if not settles:
             return False
     return True
 
@@ -139,11 +205,12 @@ def _best(scored: list[tuple[float, CodecParams]], segments: Segments) -> tuple[
     return scored[0]
 
 
-def _teacher_forced_error(p: CodecParams, pre: Filtered) -> np.ndarray:
+def _teacher_forced_error(p: CodecParams, pre: Filtered, _q: list[np.ndarray] | None = None) -> np.ndarray:
     """U - V with the decisions right everywhere (V's error when no coset was missed), all segments after
-    their start-up transients."""
-    return np.concatenate([(u - vs - feedback_term(p.f, _quantized(u, p.delta), np.zeros(len(p.f))))[p.history :]
-                           for _, _, u, vs in pre])
+    their start-up transients. _q: Q(U) per segment, if already computed."""
+    qs = _q if _q is not None else [_quantized(u, p.delta) for _, _, u, _ in pre]
+    return np.concatenate([(u - vs - feedback_term(p.f, q, np.zeros(len(p.f))))[p.history :]
+                           for (_, _, u, vs), q in zip(pre, qs)])
 
 
 def fit_reconstruction(p: CodecParams, segments: Segments, c_taps: int, e_taps: int, _dec: Filtered | None = None,
@@ -161,7 +228,7 @@ def fit_reconstruction(p: CodecParams, segments: Segments, c_taps: int, e_taps: 
     gram, rhs = np.zeros((m, m)), np.zeros(m)
     for i, (x, y, u, v) in enumerate(dec):
         uh = _u_hat[i] if _u_hat is not None else reconstruct_u(_indices(p, u), v, p)
-        a = np.column_stack([lag(uh, k) for k in range(c_taps)] + [lag(y, k) for k in range(e_taps)])[warm:]
+        a = _lag_columns([(uh, 0, c_taps), (y, 0, e_taps)])[warm:]
         gram += a.T @ a
         rhs += a.T @ x[warm:]
     w = _solve(gram, rhs)
@@ -169,21 +236,22 @@ def fit_reconstruction(p: CodecParams, segments: Segments, c_taps: int, e_taps: 
 
 
 def _at_step(p: CodecParams, pre: Filtered, delta: float, refit: Refit
-             ) -> tuple[CodecParams, Filtered, Filtered | None, list[np.ndarray] | None]:
+             ) -> tuple[CodecParams, Filtered, Filtered | None, list[np.ndarray] | None, Cells]:
     """p at step `delta` with its re-fitted taps -> (params, filtered segments, decoded segments, U-hat per decoded
-    segment). U-hat depends on the step, sigma and V, not on the reconstruction taps: computed once here for the
-    fit and the scan."""
+    segment, (Q(U), j) per segment). U-hat depends on the step, sigma and V, not on the reconstruction taps: computed
+    once here for the fit and the scan; Q(U) and j depend on the step alone: computed once for everything at it."""
     pd = p.replace(delta=float(delta))
+    cells = _cells(pd, pre)
     if refit and refit[2]:
-        pd = fit_side(pd, pre[:4], refit[2])
+        pd = fit_side(pd, pre[:4], refit[2], _q=[q for q, _ in cells[:4]])
         pre = [(x, y, u, Fir(pd.b)(y)) for x, y, u, _ in pre]
-    dec = _decoded(pd, pre)
+    dec = _decoded(pd, pre, cells)
     if dec is None:
-        return pd, pre, None, None
-    u_hat = [reconstruct_u(_indices(pd, u), v, pd) for _, _, u, v in dec]
+        return pd, pre, None, None, cells
+    u_hat = [reconstruct_u(j, v, pd) for (_, _, _, v), (_, j) in zip(dec, cells)]
     if refit:
         pd = fit_reconstruction(pd, [], refit[0], refit[1], _dec=dec[:4], _u_hat=u_hat[:4])
-    return pd, pre, dec, u_hat
+    return pd, pre, dec, u_hat, cells
 
 
 def _miss_cost(p: CodecParams, s: float, points: int = 64) -> float:
@@ -209,21 +277,18 @@ def _scan(p: CodecParams, segments: Segments, deltas: np.ndarray, risk: float = 
     pre = _filtered(p, segments)
     out = []
     for delta in deltas:
-        pd, pre_d, dec, u_hats = _at_step(p, pre, delta, refit)
+        pd, pre_d, dec, u_hats, cells = _at_step(p, pre, delta, refit)
         if dec is None:  # this step's feedback runs away: never a candidate
             out.append((math.inf, pd))
             continue
-        d = _teacher_forced_error(pd, pre_d)
+        d = _teacher_forced_error(pd, pre_d, [q for q, _ in cells])
         mu, sd = float(d.mean()), float(d.std())
         alpha = pd.levels * pd.delta
         gain = float(np.sum(pd.c**2))
         granular, hard, wrong = 0.0, 0.0, 0
         warm = pd.history  # every segment starts from a zero history: its start-up transient is not the codec
         n = sum(len(x) - warm for x, _ in segments)
-        for (x, y, u, v), u_hat in zip(dec, u_hats):
-            k = np.floor(u / pd.delta + 0.5)
-            q = k * pd.delta
-            j = np.mod(k, pd.levels).astype(np.int64)
+        for (x, y, _, v), u_hat, (q, j) in zip(dec, u_hats, cells):
             missed = np.rint((coset_pick(j, v, pd.delta, pd.levels) - q) / alpha) != 0
             wrong += int(np.count_nonzero(missed[warm:]))
             side = Fir(pd.e)(y)

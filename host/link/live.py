@@ -52,7 +52,6 @@ from wzcodec.link.realign import Aligner
 from wzcodec.link.sideinfo import SideInfo
 
 OK, LOST, SETTLING, NO_SIDE, UNRELIABLE, Y_FREE = 0, 1, 2, 3, 4, 5
-STATUSES = ("OK", "LOST", "SETTLING", "NO_SIDE", "UNRELIABLE", "Y_FREE")
 MAX_HEALTH_EVENTS = 1024  # health events kept for the report (the counts go on)
 MAX_HELD_FRAMES = 4096  # data frames waiting for the first hello before we give up
 MAX_GAP = 1 << 13  # samples (8 s at 1 kHz): a longer confirmed gap is a resync, not LOST rows
@@ -536,9 +535,9 @@ class LiveDecoder:
             x_hat[(status == LOST) | (status == NO_SIDE)] = np.nan
         return self._emit(nxt, x_hat, status, idx)
 
-    def _decode_restarts(self, j: np.ndarray, y: np.ndarray, restarts: list[int]) -> np.ndarray:
+    def _decode_restarts(self, j: np.ndarray, y: np.ndarray, restarts: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """decode(j, y), telling the decoder that the encoder restarted from zero history before each offset in
-        `restarts` (a boot: the model's start-up filters decode its first samples)."""
+        `restarts` (a boot: the model's start-up filters decode its first samples) -> (x_hat, unhealthy)."""
         dec, parts, flags, a = self._dec, [], [], 0
         for r in sorted(restarts):
             if r > a:
@@ -552,7 +551,7 @@ class LiveDecoder:
             return parts[0], flags[0]
         return np.concatenate(parts), np.concatenate(flags)
 
-    def _decode_keyed(self, j: np.ndarray, y: np.ndarray, keys: list[tuple[int, bytes]]) -> np.ndarray:
+    def _decode_keyed(self, j: np.ndarray, y: np.ndarray, keys: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
         """decode(j, y), taking each key (offset, bytes) at its offset, in one call -> (x_hat, unhealthy)."""
         x_hat = self._dec.decode_keyed(j, y, keys)
         return x_hat, self._dec.last_unhealthy
@@ -571,7 +570,7 @@ class LiveDecoder:
 
     def _emit(self, start: int, x_hat: np.ndarray, status: np.ndarray, idx: np.ndarray) -> Chunk:
         st = self.stats
-        ok, lost_n, settling, no_side, unreliable, y_free = np.bincount(status, minlength=6)[:6].tolist()  # (STATUSES)
+        ok, lost_n, settling, no_side, unreliable, y_free = np.bincount(status, minlength=6)[:6].tolist()  # OK .. Y_FREE
         st.samples += len(status)
         st.unreliable_samples += unreliable
         st.y_free_samples += y_free

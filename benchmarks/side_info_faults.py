@@ -18,6 +18,10 @@ Reported per change, over the WINDOW samples before k0 and after it:
 - settled_db: the live decoder over the last WINDOW samples of the stream (adaptation has had k0 + WINDOW to act),
   beside unchanged_settled_db, the same samples decoded with the unchanged Y (and unchanged_after_db after k0);
 - detection_delay: samples from k0 to the first sample marked UNRELIABLE or Y_FREE (None: never);
+- breaks_at: samples from k0 until the change breaks the fixed decoder (its RMS error over the last BREAK_RUN
+  samples first exceeds WRONG times the RMS error before k0; None: never), and live_breaks_at the same for the live
+  decoder's output (with recalibration): detection_delay minus these is how long after the break the decoder says
+  so (a slow drift breaks decoding only once it has grown, and recalibration follows it for a while);
 - ok_while_wrong: samples after k0 marked OK whose error is over WRONG times the RMS error before k0;
 - closed loop: y_free_after_db (the encoder's own Xt, the floor) and retrained_db: a closed-loop model trained on
   the changed relation (a fresh stream with the change from its start), on the same samples.
@@ -54,6 +58,7 @@ FIXTURES = REPO / "tests" / "fixtures" / "models"
 RESULTS = REPO / "benchmarks" / "results" / "side_info_faults.json"
 WINDOW = 10_000  # samples scored before and after the change
 WRONG = 4.0  # an OK sample is "wrong" when its error exceeds this many times the RMS error before the change
+BREAK_RUN = 256  # samples over which the fixed decoder's RMS error says a change has broken it
 F = 248  # frame samples (the default at 1 kHz)
 UNCHANGED_SEEDS = 4
 CHANGES = ["gain=0.5", "offset=2", "flip", "flat", "nan", "delay=1", "delay=10", "delay=50", "drift=2",
@@ -97,6 +102,15 @@ def fixed_decode(path: Path, j: np.ndarray, keys: list[bytes] | None, y: np.ndar
     if keys:
         dec.sync_key(keys[0])
     return dec.decode(j, np.where(np.isnan(y), p.y_offset, y))
+
+
+def breaks(x: np.ndarray, out: np.ndarray, live: np.ndarray, k0: int, rms0: float) -> int | None:
+    """Samples from k0 until out's RMS error over the last BREAK_RUN samples first exceeds WRONG * rms0 (samples the
+    live decoder has no output for, NaN, count as no error); None: never."""
+    e2 = np.where(np.isfinite(live[k0:]), (x[k0:] - out[k0:]) ** 2, 0.0)
+    run = np.convolve(e2, np.ones(BREAK_RUN) / BREAK_RUN)[: len(e2)]
+    broken = np.flatnonzero(run > (WRONG * rms0) ** 2)
+    return int(broken[0]) if len(broken) else None
 
 
 def db(x: np.ndarray, x_hat: np.ndarray, keep: np.ndarray | None = None) -> float | None:
@@ -186,10 +200,12 @@ def run_case(name: str, path: Path, x: np.ndarray, y: np.ndarray, k0: int, sourc
         flagged = np.flatnonzero(status[k0:] >= 4)  # UNRELIABLE or Y_FREE
         err = np.abs(x[after] - x_hat[after])
         have = np.isfinite(x_hat[after])  # (the live decoder outputs NaN where Y is missing: compared on the same samples)
+
         row = {"change": change.describe().replace(f" from sample {k0}", ""),
                "fixed_after_db": db(x[after], fixed[after], have), "after_db": db(x[after], x_hat[after]),
                "ok_after_db": db(x[after], x_hat[after], ok_after), "settled_db": db(x[last], x_hat[last]),
                "detection_delay": int(flagged[0]) if len(flagged) else None,
+               "breaks_at": breaks(x, fixed, x_hat, k0, rms0), "live_breaks_at": breaks(x, x_hat, x_hat, k0, rms0),
                "flagged_after": int(np.count_nonzero(status[k0:] >= 4)),
                "ok_while_wrong": int((ok_after & (err > WRONG * rms0)).sum()),
                "recalibrations": dec.stats.recalibrations}
@@ -267,15 +283,16 @@ def main() -> None:
         natural = ppg_natural(Path(tmp))
     alarms = false_alarm_scan()
     print("\n| source | change | fixed decoder after (dB) | live after | over OK only | settled (unchanged Y) | Y-free | retrained | "
-          "detection delay | flagged after | OK while wrong | recalibrations |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "breaks at (fixed, live) | detection delay | flagged after | OK while wrong | recalibrations |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for c in cases:
         print(f"| {c['source']} | none | {c['unchanged_after_db']} | {c['unchanged_after_db']} | | {c['unchanged_settled_db']} | "
-              f"{c.get('y_free_after_db', '—')} | | never | 0 | | |")
+              f"{c.get('y_free_after_db', '—')} | | never | never | 0 | | |")
         for r in c["rows"]:
             delay = "never" if r["detection_delay"] is None else r["detection_delay"]
             print(f"| {c['source']} | {r['change']} | {r['fixed_after_db']} | {r['after_db']} | {r['ok_after_db']} | "
-                  f"{r['settled_db']} ({c['unchanged_settled_db']}) | {c.get('y_free_after_db', '—')} | {r.get('retrained_db', '—')} | {delay} | "
+                  f"{r['settled_db']} ({c['unchanged_settled_db']}) | {c.get('y_free_after_db', '—')} | {r.get('retrained_db', '—')} | "
+                  f"{'never' if r['breaks_at'] is None else r['breaks_at']}, {'never' if r['live_breaks_at'] is None else r['live_breaks_at']} | {delay} | "
                   f"{r['flagged_after']} | {r['ok_while_wrong']} | {r['recalibrations']} |")
     judged = [r for r in alarms if r["judged"]]
     print(f"\nunchanged streams: {sum(r['events'] for r in alarms)} health events on {sum(r['streams'] for r in alarms)} streams "

@@ -23,6 +23,8 @@ statistic (no index, no Y) score 0.
 
 While Y is unhealthy a closed-loop decoder outputs its Y-free reconstruction Xt; a binning decoder cannot decode
 without Y, so its samples are marked unreliable (wzcodec.link.live's UNRELIABLE) with their values unchanged.
+What is mode-specific (the statistic, what Y's term should explain, the fallback, the threshold) is each mode's
+face here (BinningFace, ClosedLoopFace; FACES by mode name); everything else is one mechanism for both.
 
 Adaptation (host only, the board is never touched): Y is recalibrated by an affine map Yn -> alpha Yn + gamma
 (normalized units). The decoder knows what Y's term should explain: s = taps . Yn (binning: b, closed loop: e) should
@@ -45,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from wzcodec.core import kernel, modes
-from wzcodec.core.closed_loop import ClosedLoopParams, Encoder, roundtrip
+from wzcodec.core.closed_loop import Encoder, roundtrip
 from wzcodec.core.codec import CodecParams
 from wzcodec.core.errors import WzError
 from wzcodec.core.limits import shown
@@ -71,7 +73,6 @@ MAX_GATE = 0.5  # a model whose validation windows need a larger gate does not r
 MIN_Y_GAIN_DB = 0.1  # closed loop: a model that Y improves by less than this over Xt is not judged
 WINDOW_MARGIN = 1.25  # the threshold is at least this many times the largest window mean on the validation part
 ALPHA_RANGE = (-10.0, 10.0)  # a re-fit gain outside this is no recalibration: refused
-STATISTICS = {"binning": "coset-distance", "closed-loop": "innovation"}
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,6 @@ class Band:
         return out if self.relation is None else dict(out, relation=list(self.relation), gate=self.gate)
 
 
-def mode_name(params: Any) -> str:
-    return "closed-loop" if isinstance(params, ClosedLoopParams) else "binning"
-
-
 def band_of(params: Any, training: dict[str, Any], where: str = "model") -> Band | None:
     """The band stored in a model's training metadata (None: the model has none, or cannot judge its Y)."""
     doc = training.get("health")
@@ -108,9 +105,10 @@ def band_of(params: Any, training: dict[str, Any], where: str = "model") -> Band
         raise WzError(f"{where}: training.health must be an object: retrain, or remove it")
     if doc.get("statistic") is None:  # a model that cannot judge its Y says why
         return None
-    if doc.get("statistic") != STATISTICS[mode_name(params)]:
-        raise WzError(f"{where}: training.health.statistic must be {STATISTICS[mode_name(params)]!r} for a "
-                      f"{mode_name(params)} model, got {shown(doc.get('statistic'))}: retrain")
+    face = FACES[modes.of(params).name]
+    if doc.get("statistic") != face.statistic:
+        raise WzError(f"{where}: training.health.statistic must be {face.statistic!r} for a "
+                      f"{modes.of(params).name} model, got {shown(doc.get('statistic'))}: retrain")
     vals = []
     for k in ("healthy", "threshold", "alarm"):
         v = doc.get(k)
@@ -148,51 +146,30 @@ def fit_band(params: Any, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    name, mode = mode_name(params), modes.of(params)
-    probe = GuardedDecoder(mode, params, None, record=True)  # the statistic and the fit's terms, nothing judged
-    if name == "binning":
-        j = mode.encoder(params).encode(x)
-        probe.decode(j, y)
-    else:
-        enc = Encoder(params)
-        enc.prime(x)
-        key = enc.key()  # the state before the first sample
-        probe.decode_keyed(enc.encode(x), y, [(0, key)])
-    stat, scored, s, t, usable = (np.concatenate(v) for v in zip(*probe.recorded))
+    mode = modes.of(params)
+    face = FACES[mode.name](params)
+    j, keys = face.board(x)
+
+    def probe(yy: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(statistic, scored, s, t, usable) of decoding j with side information yy, nothing judged."""
+        g = GuardedDecoder(mode, params, None, record=True)
+        g.decode_keyed(j, yy, keys)
+        return tuple(np.concatenate(v) for v in zip(*g.recorded))
+
+    stat, scored, s, t, usable = probe(y)
     healthy = float(np.mean(stat[scored]))
     filled = np.where(scored, stat, healthy)
     window_max = float(np.max(np.convolve(filled, np.ones(WINDOW) / WINDOW, "valid"))) if len(filled) >= WINDOW else healthy
-    if name == "binning":
-        threshold = max(healthy + BINNING_SPLIT * (BROKEN_D2 - healthy), WINDOW_MARGIN * window_max)
-        if BROKEN_D2 < JUDGE_RATIO * healthy or threshold >= BROKEN_D2:
-            return {"statistic": None, "healthy_d2": round(healthy, 6),
-                    "reason": f"at R = {params.rate_bits} this model's coset distance is about as wide on its own "
-                              f"validation data (mean d^2 {healthy:.3f}) as with a useless side information (1/12): "
-                              "it cannot judge it"}
-    else:
-        xt = roundtrip(params.replace(c=np.ones(1), e=np.zeros(0)), x, y)
-        nx, nt, nh = ((v - params.x_offset) / params.x_scale for v in (x, xt, roundtrip(params, x, y)))
-        y_free, with_y = float(np.mean((nx - nt) ** 2)), float(np.mean((nx - nh) ** 2))
-        gain_db = 10 * math.log10(y_free / with_y) if with_y > 0 and y_free > 0 else 0.0
-        if not np.any(params.e):
-            return {"statistic": None, "reason": "the model does not use the side information (trained without it)"}
-        if gain_db < MIN_Y_GAIN_DB:
-            return {"statistic": None, "y_gain_db": round(gain_db, 4),
-                    "reason": f"the side information improves this model by {gain_db:.3f} dB only over its own "
-                              "reconstruction: whatever Y does costs at most about that, so it is not judged"}
-        # the combiner stops beating Xt where nu^2 has grown by what Y gained (the cross terms unchanged)
-        threshold = max(healthy + max(y_free - with_y, CLOSED_LOOP_MARGIN * healthy), WINDOW_MARGIN * window_max)
-    trigger = Trigger(Band(STATISTICS[name], healthy, float(threshold), math.inf))
+    threshold = face.threshold(x, y, healthy, window_max)
+    if isinstance(threshold, dict):  # it cannot judge its Y, and says why
+        return threshold
+    trigger = Trigger(Band(face.statistic, healthy, float(threshold), math.inf))
     alarm = max(MIN_ALARM, ALARM_MARGIN * trigger.largest_excursion(stat, scored))
-    if name == "binning":  # a partner recalibrated within TOLERATED stays healthy, so that recalibration can take it back
-        m, sd = float(np.mean(y)), float(np.std(y))
-        for gain, offset in TOLERATED:
-            tolerant = GuardedDecoder(mode, params, None, record=True)
-            tolerant.decode(j, m + gain * (y - m) + offset * sd)
-            st, sc = (np.concatenate(v) for v in list(zip(*tolerant.recorded))[:2])
-            if np.mean(st[sc]) < TOLERABLE * threshold:  # (at low rates such a change breaks decoding: not tolerated)
-                alarm = max(alarm, TOLERANCE_MARGIN * trigger.largest_excursion(st, sc))
-    band = {"statistic": STATISTICS[name], "healthy": healthy, "threshold": float(threshold), "alarm": alarm}
+    for yy in face.tolerated(y):  # changes recalibration takes back: they must not reach the alarm
+        st, sc, *_ = probe(yy)
+        if np.mean(st[sc]) < TOLERABLE * threshold:  # (at low rates such a change breaks decoding: not tolerated)
+            alarm = max(alarm, TOLERANCE_MARGIN * trigger.largest_excursion(st, sc))
+    band = {"statistic": face.statistic, "healthy": healthy, "threshold": float(threshold), "alarm": alarm}
     if usable.sum() < ADAPT_WINDOW or not np.std(t[usable]) > 0:
         return band
     k0, m0 = line(s[usable], t[usable])
@@ -230,6 +207,120 @@ def coset_distance2(params: CodecParams, j: np.ndarray, v: np.ndarray) -> np.nda
     """d^2 per sample, d = (P - V) / (J delta), P the decision for index j (>= 0) and V; shape (n,)."""
     p = kernel.decide(j, v, params.delta, params.levels)
     return ((p - v) / (params.levels * params.delta)) ** 2
+
+
+class BinningFace:
+    """What the health check reads of a binning decoder: the coset distance; it cannot decode without Y (no fallback)."""
+
+    statistic = "coset-distance"
+    falls_back = False
+
+    def __init__(self, params: CodecParams):
+        self.p = params
+        self.taps = np.asarray(params.b, dtype=np.float64)  # Y's term: b . Yn
+        self.fir_used = kernel.Fir(params.b)  # the kernel's side filter as it ran, to split V into Y's part and feedback
+
+    def reset(self) -> None:
+        self.fir_used.reset()
+
+    def board(self, x: np.ndarray) -> tuple[np.ndarray, list[tuple[int, bytes]]]:
+        """What a board sends for x: indices and keys (none)."""
+        return modes.of(self.p).encoder(self.p).encode(x), []
+
+    def decode(self, inner: Any, j: np.ndarray, y: np.ndarray, keys: list[tuple[int, bytes]]) -> np.ndarray:
+        return inner.decode(j, y)
+
+    def measure(self, inner: Any, j: np.ndarray, x: np.ndarray, have_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(d^2, scored): samples with an index and a Y."""
+        return coset_distance2(self.p, np.maximum(j, 0), inner.last_v), have_y & (j >= 0)
+
+    def target(self, inner: Any, j: np.ndarray, x: np.ndarray, y_used: np.ndarray, stat: np.ndarray,
+               bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(what Y's term should explain, where that is known): the chosen coset point minus V's feedback part, while
+        healthy and where the coset is likely right."""
+        p, v = self.p, inner.last_v
+        side = self.fir_used((y_used - p.y_offset) / p.y_scale)
+        t = kernel.decide(np.maximum(j, 0), v, p.delta, p.levels) - (v - side)
+        return t, (j >= 0) & ~bad & (stat <= ADAPT_D**2)
+
+    def fallback(self, inner: Any, x: np.ndarray, bad: np.ndarray) -> np.ndarray:
+        return x  # (marked UNRELIABLE by the live decoder instead)
+
+    def threshold(self, x: np.ndarray, y: np.ndarray, healthy: float, window_max: float) -> float | dict[str, Any]:
+        """T between the healthy mean and 1/12, or why this model cannot judge its Y."""
+        threshold = max(healthy + BINNING_SPLIT * (BROKEN_D2 - healthy), WINDOW_MARGIN * window_max)
+        if BROKEN_D2 < JUDGE_RATIO * healthy or threshold >= BROKEN_D2:
+            return {"statistic": None, "healthy_d2": round(healthy, 6),
+                    "reason": f"at R = {self.p.rate_bits} this model's coset distance is about as wide on its own "
+                              f"validation data (mean d^2 {healthy:.3f}) as with a useless side information (1/12): "
+                              "it cannot judge it"}
+        return threshold
+
+    def tolerated(self, y: np.ndarray) -> list[np.ndarray]:
+        """Y changed by the TOLERATED gains and offsets: recalibration takes them back, but only while healthy."""
+        m, sd = float(np.mean(y)), float(np.std(y))
+        return [m + gain * (y - m) + offset * sd for gain, offset in TOLERATED]
+
+
+class ClosedLoopFace:
+    """What the health check reads of a closed-loop decoder: the innovation against the exact Xt, its fallback."""
+
+    statistic = "innovation"
+    falls_back = True
+
+    def __init__(self, params: Any):
+        self.p = params
+        self.taps = np.asarray(params.e, dtype=np.float64)  # Y's term: e . Yn
+
+    def reset(self) -> None:
+        pass
+
+    def board(self, x: np.ndarray) -> tuple[np.ndarray, list[tuple[int, bytes]]]:
+        """What a booted board sends for x: indices, and the key of its first frame."""
+        enc = Encoder(self.p)
+        enc.prime(x)
+        key = enc.key()  # the state before the first sample
+        return enc.encode(x), [(0, key)]
+
+    def decode(self, inner: Any, j: np.ndarray, y: np.ndarray, keys: list[tuple[int, bytes]]) -> np.ndarray:
+        return inner.decode_keyed(j, y, keys)
+
+    def measure(self, inner: Any, j: np.ndarray, x: np.ndarray, have_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(nu^2, scored): samples with a Y."""
+        xn = (x - self.p.x_offset) / self.p.x_scale
+        return (inner.last_xt - xn) ** 2, have_y
+
+    def target(self, inner: Any, j: np.ndarray, x: np.ndarray, y_used: np.ndarray, stat: np.ndarray,
+               bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(what Y's term should explain, where that is known): Xt minus the part of X-hat taken from Xt, always."""
+        xn = (x - self.p.x_offset) / self.p.x_scale
+        return inner.last_xt - (xn - inner.last_side), np.ones(len(j), dtype=bool)
+
+    def fallback(self, inner: Any, x: np.ndarray, bad: np.ndarray) -> np.ndarray:
+        """The encoder's own reconstruction where Y is judged harmful."""
+        return np.where(bad, self.p.x_offset + self.p.x_scale * inner.last_xt, x) if bad.any() else x
+
+    def threshold(self, x: np.ndarray, y: np.ndarray, healthy: float, window_max: float) -> float | dict[str, Any]:
+        """T where the combiner stops beating Xt, or why this model's Y is not worth judging."""
+        p = self.p
+        if not np.any(p.e):
+            return {"statistic": None, "reason": "the model does not use the side information (trained without it)"}
+        xt = roundtrip(p.replace(c=np.ones(1), e=np.zeros(0)), x, y)
+        nx, nt, nh = ((v - p.x_offset) / p.x_scale for v in (x, xt, roundtrip(p, x, y)))
+        y_free, with_y = float(np.mean((nx - nt) ** 2)), float(np.mean((nx - nh) ** 2))
+        gain_db = 10 * math.log10(y_free / with_y) if with_y > 0 and y_free > 0 else 0.0
+        if gain_db < MIN_Y_GAIN_DB:
+            return {"statistic": None, "y_gain_db": round(gain_db, 4),
+                    "reason": f"the side information improves this model by {gain_db:.3f} dB only over its own "
+                              "reconstruction: whatever Y does costs at most about that, so it is not judged"}
+        # the combiner stops beating Xt where nu^2 has grown by what Y gained (the cross terms unchanged)
+        return max(healthy + max(y_free - with_y, CLOSED_LOOP_MARGIN * healthy), WINDOW_MARGIN * window_max)
+
+    def tolerated(self, y: np.ndarray) -> list[np.ndarray]:
+        return []  # (it recalibrates while unhealthy too: nothing to tolerate)
+
+
+FACES: dict[str, Any] = {"binning": BinningFace, "closed-loop": ClosedLoopFace}  # by codec mode (wzcodec.core.modes)
 
 
 class Trigger:
@@ -356,17 +447,17 @@ class GuardedDecoder:
         """record: keep every segment's (statistic, scored, s, t, usable) in `recorded` (fit_band's probe)."""
         self.mode, self.p = mode, params
         self.inner = mode.decoder(params)
+        self.face = FACES[mode.name](params)
+        self.falls_back = self.face.falls_back  # (closed loop: its Y-free output; binning: marked unreliable)
         self.band = band
-        self.closed_loop = isinstance(params, ClosedLoopParams)
         self.trigger = Trigger(band) if band is not None else None
-        taps = np.asarray(params.e if self.closed_loop else params.b, dtype=np.float64)
+        taps = self.face.taps
         relation = band.relation if band is not None else None
         self.recal = Recalibration(taps, relation, band.gate) if relation is not None and adapt and len(taps) else None
         self.record = record
         self.terms = record or self.recal is not None  # Y's term s and its target t are computed
         self.fir_s = kernel.Fir(taps)  # Y's term from the raw Y (NaN as 0)
         self.fir_gap = kernel.Fir(np.ones(max(len(taps), 1)))  # NaNs within the taps' reach
-        self.fir_used = kernel.Fir(params.b) if not self.closed_loop else None  # the kernel's side filter, as it ran
         self.reset()
 
     def reset(self) -> None:
@@ -375,9 +466,8 @@ class GuardedDecoder:
             self.trigger.reset()
         if self.recal is not None:
             self.recal.reset()
-        for f in (self.fir_s, self.fir_gap, self.fir_used):
-            if f is not None:
-                f.reset()
+        for f in (self.fir_s, self.fir_gap, self.face):
+            f.reset()
         self.recorded: list[tuple[np.ndarray, ...]] = []
         self.count = 0  # samples decoded since the reset
         self.events: list[HealthEvent] = []
@@ -422,9 +512,7 @@ class GuardedDecoder:
         return np.where(nan, self.p.y_offset, y) if nan.any() else y
 
     def _inner(self, j: np.ndarray, y: np.ndarray, keys: list[tuple[int, bytes]]) -> np.ndarray:
-        if self.closed_loop:
-            return self.inner.decode_keyed(j, y, keys)
-        return self.inner.decode(j, y)
+        return self.face.decode(self.inner, j, y, keys)
 
     def _segment(self, j: np.ndarray, y: np.ndarray, keys: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
         p, recal = self.p, self.recal
@@ -435,13 +523,7 @@ class GuardedDecoder:
         else:  # (the identity passes Y through untouched: the fixed decoder's bits)
             y_used = self._fill(p.y_offset + p.y_scale * (recal.alpha * yn_raw + recal.gamma))
         x = self._inner(j, y_used, keys)
-        if self.closed_loop:
-            xt = self.inner.last_xt
-            xn = (x - p.x_offset) / p.x_scale
-            stat, scored = (xt - xn) ** 2, have_y
-        else:
-            stat = coset_distance2(p, np.maximum(j, 0), self.inner.last_v)
-            scored = have_y & (j >= 0)
+        stat, scored = self.face.measure(self.inner, j, x, have_y)
         if self.trigger is not None:
             first = self.trigger.unhealthy
             bad = self.trigger(stat, scored)
@@ -451,19 +533,13 @@ class GuardedDecoder:
         if self.terms:  # what Y's term should explain, from what the decoder knows exactly (or decided)
             nan = ~have_y
             s = self.fir_s(np.where(nan, 0.0, yn_raw))
-            ok = (self.fir_gap(nan.astype(np.float64)) == 0) & have_y
-            if self.closed_loop:
-                t = xt - (xn - self.inner.last_side)
-            else:
-                v = self.inner.last_v
-                t = kernel.decide(np.maximum(j, 0), v, p.delta, p.levels) - (v - self.fir_used((y_used - p.y_offset) / p.y_scale))
-                ok &= (j >= 0) & ~bad & (stat <= ADAPT_D**2)
+            t, known = self.face.target(self.inner, j, x, y_used, stat, bad)
+            ok = (self.fir_gap(nan.astype(np.float64)) == 0) & have_y & known
             if recal is not None:
                 recal.add(s, t, ok)
             if self.record:
                 self.recorded.append((stat, scored, s, t, ok))
-        if self.closed_loop and bad.any():  # Y judged harmful: the encoder's own reconstruction
-            x = np.where(bad, p.x_offset + p.x_scale * xt, x)
+        x = self.face.fallback(self.inner, x, bad)  # (closed loop: Xt where Y is judged harmful)
         self.count += len(j)
         return x, bad
 

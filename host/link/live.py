@@ -189,9 +189,9 @@ class LiveDecoder:
         return bool(self._work)
 
     @property
-    def closed_loop(self) -> bool:
+    def falls_back(self) -> bool:
         """The codec falls back on its Y-free reconstruction where the side information does not fit (else: UNRELIABLE)."""
-        return bool(self._dec.closed_loop)
+        return bool(self._dec.falls_back)
 
     def side_info_map(self) -> list[float] | None:
         """[gain, offset]: how the decoder recalibrated the side information (Y -> gain * Y + offset, Y's units); None
@@ -530,7 +530,7 @@ class LiveDecoder:
             self._settle_until = int(until[-1]) if n else self._settle_until
         # (otherwise nothing before or in these samples disturbs them: no settling to mark)
         if unhealthy.any():  # the side information did not fit the model there (wzcodec.core.health)
-            status[unhealthy & ((status == OK) | (status == SETTLING))] = Y_FREE if self._dec.closed_loop else UNRELIABLE
+            status[unhealthy & ((status == OK) | (status == SETTLING))] = Y_FREE if self._dec.falls_back else UNRELIABLE
         if missing or s > nxt:
             x_hat[(status == LOST) | (status == NO_SIDE)] = np.nan
         return self._emit(nxt, x_hat, status, idx)

@@ -188,7 +188,7 @@ class Session:
         events = self.decoder.health_events
         for index, e in events[self._events_told :]:
             if self.on_health is not None and e.kind != "recalibrated":
-                self.on_health(health_line(index, e.kind, self.decoder.closed_loop))
+                self.on_health(health_line(index, e.kind, self.decoder.falls_back))
         self._events_told = len(events)
 
     def output(self) -> dict[str, np.ndarray]:
@@ -270,10 +270,10 @@ class Session:
         return text
 
 
-def health_line(index: int, kind: str, closed_loop: bool) -> str:
+def health_line(index: int, kind: str, falls_back: bool) -> str:
     """The one line a health event gets (kind: "unhealthy" or "healthy")."""
     if kind == "unhealthy":
-        then = ("decoded without it (status Y_FREE: the encoder's own reconstruction)" if closed_loop
+        then = ("decoded without it (status Y_FREE: the encoder's own reconstruction)" if falls_back
                 else "samples marked UNRELIABLE (their values may be far off)")
         return (f"from sample {index} the side information no longer fits the model (recalibrated, swapped, flat, "
                 f"delayed?): {then} until it fits again")

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from wzcodec.core import kernel, modes
+from wzcodec.core.binning import checked_float
 from wzcodec.core.closed_loop import Encoder, roundtrip
 from wzcodec.core.codec import CodecParams
 from wzcodec.core.errors import WzError
@@ -72,7 +73,8 @@ GATE_MARGIN = 2.0  # the gate is this many times the largest gain a re-fit shows
 MAX_GATE = 0.5  # a model whose validation windows need a larger gate does not recalibrate (its relation wanders)
 MIN_Y_GAIN_DB = 0.1  # closed loop: a model that Y improves by less than this over Xt is not judged
 WINDOW_MARGIN = 1.25  # the threshold is at least this many times the largest window mean on the validation part
-ALPHA_RANGE = (-10.0, 10.0)  # a re-fit gain outside this is no recalibration: refused
+MAX_ALPHA = 10.0  # a re-fit gain |alpha| above this or below its inverse is no recalibration: refused
+POSITIVE, BAND_MAX = 1e-300, 1e6  # the range of a band's numbers in a model file
 
 
 @dataclass(frozen=True)
@@ -109,22 +111,17 @@ def band_of(params: Any, training: dict[str, Any], where: str = "model") -> Band
     if doc.get("statistic") != face.statistic:
         raise WzError(f"{where}: training.health.statistic must be {face.statistic!r} for a "
                       f"{modes.of(params).name} model, got {shown(doc.get('statistic'))}: retrain")
-    vals = []
-    for k in ("healthy", "threshold", "alarm"):
-        v = doc.get(k)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 < v < 1e6:
-            raise WzError(f"{where}: training.health.{k} must be a positive number, got {shown(v)}: retrain")
-        vals.append(float(v))
-    if not vals[0] < vals[1]:
+    healthy, threshold, alarm = (checked_float(doc.get(k), f"training.health.{k}", where, POSITIVE, BAND_MAX)
+                                 for k in ("healthy", "threshold", "alarm"))
+    if not healthy < threshold:
         raise WzError(f"{where}: training.health.threshold must exceed its healthy mean: retrain")
     rel = doc.get("relation")
-    if rel is not None and not (isinstance(rel, list) and len(rel) == 2 and all(
-            not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and abs(v) < 1e6 for v in rel)):
-        raise WzError(f"{where}: training.health.relation must be two numbers [k, m], got {shown(rel)}: retrain")
-    gate = doc.get("gate", ADAPT_GAIN)
-    if isinstance(gate, bool) or not isinstance(gate, (int, float)) or not 0 < gate < 1:
-        raise WzError(f"{where}: training.health.gate must be a number in (0, 1), got {shown(gate)}: retrain")
-    return Band(doc["statistic"], *vals, relation=None if rel is None else (float(rel[0]), float(rel[1])), gate=float(gate))
+    if rel is not None:
+        if not (isinstance(rel, list) and len(rel) == 2):
+            raise WzError(f"{where}: training.health.relation must be two numbers [k, m], got {shown(rel)}: retrain")
+        rel = tuple(checked_float(v, "training.health.relation", where, -BAND_MAX, BAND_MAX) for v in rel)
+    gate = checked_float(doc.get("gate", ADAPT_GAIN), "training.health.gate", where, POSITIVE, 1.0)
+    return Band(doc["statistic"], healthy, threshold, alarm, rel, gate)
 
 
 def why_not_judged(params: Any, training: dict[str, Any]) -> str | None:
@@ -169,18 +166,18 @@ def fit_band(params: Any, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         st, sc, *_ = probe(yy)
         if np.mean(st[sc]) < TOLERABLE * threshold:  # (at low rates such a change breaks decoding: not tolerated)
             alarm = max(alarm, TOLERANCE_MARGIN * trigger.largest_excursion(st, sc))
-    band = {"statistic": face.statistic, "healthy": healthy, "threshold": float(threshold), "alarm": alarm}
+    band = Band(face.statistic, healthy, float(threshold), alarm)
     if usable.sum() < ADAPT_WINDOW or not np.std(t[usable]) > 0:
-        return band
+        return band.as_dict()
     k0, m0 = line(s[usable], t[usable])
     if not abs(k0) > 1e-12:  # Y's term does not follow what it should explain: nothing to recalibrate
-        return band
+        return band.as_dict()
     gains = [refit_gain(s[e - ADAPT_WINDOW : e][usable[e - ADAPT_WINDOW : e]], t[e - ADAPT_WINDOW : e][usable[e - ADAPT_WINDOW : e]],
                         (k0, m0), 1.0, 0.0)[0] for e in range(ADAPT_WINDOW, len(s) + 1, ADAPT_EVERY)]
     gate = max(ADAPT_GAIN, GATE_MARGIN * max(gains, default=0.0))
     if gate >= MAX_GATE:
-        return band
-    return dict(band, relation=[k0, m0], gate=float(gate))
+        return band.as_dict()
+    return Band(face.statistic, healthy, float(threshold), alarm, (k0, m0), float(gate)).as_dict()
 
 
 def line(s: np.ndarray, t: np.ndarray) -> tuple[float, float]:
@@ -203,12 +200,6 @@ def refit_gain(s: np.ndarray, t: np.ndarray, relation: tuple[float, float], alph
     return (1.0 - rss_new / rss_now if rss_now > 0 else 0.0), k, m
 
 
-def coset_distance2(params: CodecParams, j: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """d^2 per sample, d = (P - V) / (J delta), P the decision for index j (>= 0) and V; shape (n,)."""
-    p = kernel.decide(j, v, params.delta, params.levels)
-    return ((p - v) / (params.levels * params.delta)) ** 2
-
-
 class BinningFace:
     """What the health check reads of a binning decoder: the coset distance; it cannot decode without Y (no fallback)."""
 
@@ -219,6 +210,7 @@ class BinningFace:
         self.p = params
         self.taps = np.asarray(params.b, dtype=np.float64)  # Y's term: b . Yn
         self.fir_used = kernel.Fir(params.b)  # the kernel's side filter as it ran, to split V into Y's part and feedback
+        self.decided = np.zeros(0)  # the decisions P of the segment measure() last saw
 
     def reset(self) -> None:
         self.fir_used.reset()
@@ -231,8 +223,10 @@ class BinningFace:
         return inner.decode(j, y)
 
     def measure(self, inner: Any, j: np.ndarray, x: np.ndarray, have_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(d^2, scored): samples with an index and a Y."""
-        return coset_distance2(self.p, np.maximum(j, 0), inner.last_v), have_y & (j >= 0)
+        """(d^2, scored): samples with an index and a Y. Keeps the decisions P for target()."""
+        p, v = self.p, inner.last_v
+        self.decided = kernel.decide(np.maximum(j, 0), v, p.delta, p.levels)
+        return ((self.decided - v) / (p.levels * p.delta)) ** 2, have_y & (j >= 0)
 
     def target(self, inner: Any, j: np.ndarray, x: np.ndarray, y_used: np.ndarray, stat: np.ndarray,
                bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -240,7 +234,7 @@ class BinningFace:
         healthy and where the coset is likely right."""
         p, v = self.p, inner.last_v
         side = self.fir_used((y_used - p.y_offset) / p.y_scale)
-        t = kernel.decide(np.maximum(j, 0), v, p.delta, p.levels) - (v - side)
+        t = self.decided - (v - side)
         return t, (j >= 0) & ~bad & (stat <= ADAPT_D**2)
 
     def fallback(self, inner: Any, x: np.ndarray, bad: np.ndarray) -> np.ndarray:
@@ -416,7 +410,7 @@ class Recalibration:
         if not gain >= self.gate or k == 0:
             return False
         alpha = self.relation[0] / k
-        if not (math.isfinite(alpha) and 1.0 / ALPHA_RANGE[1] <= abs(alpha) <= ALPHA_RANGE[1]):
+        if not (math.isfinite(alpha) and 1.0 / MAX_ALPHA <= abs(alpha) <= MAX_ALPHA):
             return False
         self.alpha = alpha
         self.offset = self.relation[1] - alpha * m if self.use_offset else 0.0
@@ -474,8 +468,7 @@ class GuardedDecoder:
         self.last_unhealthy = np.zeros(0, dtype=bool)
 
     def restart(self) -> None:
-        if hasattr(self.inner, "restart"):
-            self.inner.restart()
+        self.inner.restart()
 
     def sync_key(self, key: bytes) -> None:
         self.inner.sync_key(key)
@@ -542,6 +535,18 @@ class GuardedDecoder:
         x = self.face.fallback(self.inner, x, bad)  # (closed loop: Xt where Y is judged harmful)
         self.count += len(j)
         return x, bad
+
+    def take_events(self) -> list[HealthEvent]:
+        """The events since the last call (the list is emptied: bounded)."""
+        events, self.events = self.events, []
+        return events
+
+    def side_info_map(self) -> tuple[float, float] | None:
+        """(gain, offset): the recalibration in force as Y -> gain * Y + offset in Y's units; None: the identity."""
+        r, p = self.recal, self.p
+        if r is None or r.identity:
+            return None
+        return r.alpha, (1 - r.alpha) * p.y_offset + p.y_scale * r.gamma
 
     def _note_changes(self, before: bool, state: np.ndarray) -> None:
         prev = np.concatenate([[before], state[:-1]])

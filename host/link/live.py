@@ -196,11 +196,8 @@ class LiveDecoder:
     def side_info_map(self) -> list[float] | None:
         """[gain, offset]: how the decoder recalibrated the side information (Y -> gain * Y + offset, Y's units); None
         while it has not."""
-        r = self._dec.recal
-        if r is None or r.identity:
-            return None
-        p = self.model.params
-        return [round(r.alpha, 6), round((1 - r.alpha) * p.y_offset + p.y_scale * r.gamma, 6)]
+        m = self._dec.side_info_map()
+        return None if m is None else [round(v, 6) for v in m]
 
     @property
     def next_index(self) -> int | None:
@@ -558,15 +555,13 @@ class LiveDecoder:
 
     def _note_health(self, offset: int) -> None:
         """Take the decoder's new health events (at its own sample count; output index = count + offset)."""
-        events = self._dec.events
-        for e in events:
+        for e in self._dec.take_events():
             if e.kind == "unhealthy":
                 self.stats.health_episodes += 1
             elif e.kind == "recalibrated":
                 self.stats.recalibrations += 1
             if len(self.health_events) < MAX_HEALTH_EVENTS:
                 self.health_events.append((e.at + offset, e))
-        del events[:]  # (bounded: the decoder's list only holds what this call added)
 
     def _emit(self, start: int, x_hat: np.ndarray, status: np.ndarray, idx: np.ndarray) -> Chunk:
         st = self.stats
